@@ -1,0 +1,25 @@
+/**
+ * One error class per failure family. Messages name the file or field at fault and the fix,
+ * so the CLI can print `error.message` alone, without a stack trace.
+ */
+export class SegGPTError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A config.json / preprocessor_config.json value that SegGPT cannot use. */
+export class SegGPTConfigError extends SegGPTError {}
+
+/** A checkpoint folder, hub repo or safetensors file that is missing, malformed or incomplete. */
+export class CheckpointError extends SegGPTError {}
+
+/** Bad call arguments: prompts, masks, sizes, labels, options. */
+export class InputError extends SegGPTError {}
+
+/** An unavailable device, dtype or execution provider. */
+export class BackendError extends SegGPTError {}
+
+/** A hub request that failed (network, auth, missing repo or file). */
+export class HubError extends SegGPTError {}
