@@ -1,0 +1,298 @@
+/**
+ * An ONNX graph under construction: inputs, outputs, nodes and initializers, with the naming
+ * helpers that keep value names tied to the module they come from (`encoder.layers.3.mlp.lin1`).
+ */
+import { ProtoMessage, type DeferredBytes } from './proto.js';
+
+/** ONNX TensorProto.DataType values used here. */
+export enum DataType {
+  FLOAT = 1,
+  UINT8 = 2,
+  INT8 = 3,
+  INT32 = 6,
+  INT64 = 7,
+  BOOL = 9,
+  FLOAT16 = 10,
+  UINT4 = 21,
+  INT4 = 22,
+}
+
+export const BYTES_PER_ELEMENT: Record<DataType, number> = {
+  [DataType.FLOAT]: 4,
+  [DataType.UINT8]: 1,
+  [DataType.INT8]: 1,
+  [DataType.INT32]: 4,
+  [DataType.INT64]: 8,
+  [DataType.BOOL]: 1,
+  [DataType.FLOAT16]: 2,
+  [DataType.UINT4]: 0.5,
+  [DataType.INT4]: 0.5,
+};
+
+export type Dim = number | string;
+
+export type AttributeValue =
+  | { type: 'float'; value: number }
+  | { type: 'int'; value: number }
+  | { type: 'string'; value: string }
+  | { type: 'floats'; value: number[] }
+  | { type: 'ints'; value: number[] }
+  | { type: 'tensor'; value: ConstantTensor };
+
+/** Plain JS values are mapped to attributes: integers → int, other numbers → float, arrays → ints. */
+export type Attrs = Record<string, number | string | number[] | AttributeValue>;
+
+export interface ConstantTensor {
+  dataType: DataType;
+  dims: number[];
+  data: Uint8Array;
+}
+
+export interface Initializer {
+  name: string;
+  dataType: DataType;
+  dims: number[];
+  byteLength: number;
+  /** Produces the bytes on demand (little-endian, row-major). Called once, while writing. */
+  produce: () => Promise<Uint8Array>;
+}
+
+interface ValueInfo {
+  name: string;
+  elemType: DataType;
+  dims: Dim[];
+}
+
+interface NodeSpec {
+  opType: string;
+  domain: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Attrs;
+}
+
+export function byteLengthOf(dataType: DataType, dims: number[]): number {
+  return Math.ceil(dims.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[dataType]);
+}
+
+export function bytesOf(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+export class Graph {
+  readonly inputs: ValueInfo[] = [];
+  readonly outputs: ValueInfo[] = [];
+  readonly nodes: NodeSpec[] = [];
+  readonly initializers: Initializer[] = [];
+  readonly opsetImports = new Map<string, number>();
+  private readonly usedNames = new Set<string>();
+  private readonly constantCache = new Map<string, string>();
+
+  constructor(readonly name: string, opset: number) {
+    this.opsetImports.set('', opset);
+  }
+
+  /** Returns `base` or `base_1`, `base_2`, … so every value name is unique. */
+  uniqueName(base: string): string {
+    let name = base;
+    for (let i = 1; this.usedNames.has(name); i++) name = `${base}_${i}`;
+    this.usedNames.add(name);
+    return name;
+  }
+
+  input(name: string, elemType: DataType, dims: Dim[]): string {
+    this.usedNames.add(name);
+    this.inputs.push({ name, elemType, dims });
+    return name;
+  }
+
+  output(value: string, name: string, elemType: DataType, dims: Dim[]): void {
+    const out = this.node('Identity', [value], {}, { name });
+    this.outputs.push({ name: out, elemType, dims });
+  }
+
+  initializer(name: string, dataType: DataType, dims: number[], produce: () => Promise<Uint8Array>): string {
+    const unique = this.uniqueName(name);
+    this.initializers.push({ name: unique, dataType, dims, byteLength: byteLengthOf(dataType, dims), produce });
+    return unique;
+  }
+
+  /** A small tensor known at build time. Identical small constants are shared. */
+  constant(name: string, dataType: DataType, dims: number[], data: ArrayBufferView): string {
+    const bytes = bytesOf(data);
+    if (bytes.length !== byteLengthOf(dataType, dims)) {
+      throw new Error(`constant ${name}: ${bytes.length} bytes for dims [${dims}]`);
+    }
+    const key = bytes.length <= 64 ? `${dataType}|${dims}|${Buffer.from(bytes).toString('hex')}` : undefined;
+    const cached = key && this.constantCache.get(key);
+    if (cached) return cached;
+    const copy = bytes.slice();
+    const value = this.initializer(name, dataType, dims, async () => copy);
+    if (key) this.constantCache.set(key, value);
+    return value;
+  }
+
+  int64s(name: string, values: number[]): string {
+    return this.constant(name, DataType.INT64, [values.length], BigInt64Array.from(values.map(BigInt)));
+  }
+
+  scalarFloat(name: string, value: number): string {
+    return this.constant(name, DataType.FLOAT, [], Float32Array.of(value));
+  }
+
+  /**
+   * Adds a node and returns its output name(s). `name` is the value name of the (first) output;
+   * other outputs get `name:1`, `name:2`, ….
+   */
+  node(opType: string, inputs: string[], attrs: Attrs = {}, options: { name?: string; outputs?: number; domain?: string } = {}): string {
+    return this.nodeMulti(opType, inputs, attrs, { ...options, outputs: 1 })[0];
+  }
+
+  nodeMulti(
+    opType: string,
+    inputs: string[],
+    attrs: Attrs = {},
+    options: { name?: string; outputs?: number; domain?: string } = {},
+  ): string[] {
+    const base = this.uniqueName(options.name ?? opType);
+    const count = options.outputs ?? 1;
+    const outputs = [base];
+    for (let i = 1; i < count; i++) outputs.push(this.uniqueName(`${base}:${i}`));
+    const domain = options.domain ?? '';
+    if (domain && !this.opsetImports.has(domain)) this.opsetImports.set(domain, 1);
+    this.nodes.push({ opType, domain, name: base, inputs, outputs, attrs });
+    return outputs;
+  }
+
+  /** Serialises the graph into an ONNX ModelProto. */
+  toModelProto(meta: { producer: string; version: string; docString?: string; metadata?: Record<string, string> }, externalize?: ExternalPlacement): ProtoMessage {
+    const graph = new ProtoMessage();
+    for (const n of this.nodes) graph.message(1, encodeNode(n));
+    graph.string(2, this.name);
+    for (const init of this.initializers) graph.message(5, encodeInitializer(init, externalize?.get(init.name)));
+    for (const v of this.inputs) graph.message(11, encodeValueInfo(v));
+    for (const v of this.outputs) graph.message(12, encodeValueInfo(v));
+
+    const model = new ProtoMessage();
+    model.varint(1, 8); // ir_version 8 (ONNX 1.10+), understood by every onnxruntime since 1.10
+    model.string(2, meta.producer);
+    model.string(3, meta.version);
+    if (meta.docString) model.string(6, meta.docString);
+    model.message(7, graph);
+    for (const [domain, version] of this.opsetImports) {
+      const opset = new ProtoMessage();
+      opset.string(1, domain);
+      opset.varint(2, version);
+      model.message(8, opset);
+    }
+    for (const [key, value] of Object.entries(meta.metadata ?? {})) {
+      const entry = new ProtoMessage();
+      entry.string(1, key);
+      entry.string(2, value);
+      model.message(14, entry);
+    }
+    return model;
+  }
+}
+
+/** Where each externalised initializer lives in the external data file. */
+export type ExternalPlacement = Map<string, { location: string; offset: number; length: number }>;
+
+function encodeNode(n: NodeSpec): ProtoMessage {
+  const m = new ProtoMessage();
+  for (const i of n.inputs) m.string(1, i);
+  for (const o of n.outputs) m.string(2, o);
+  m.string(3, n.name);
+  m.string(4, n.opType);
+  for (const [name, value] of Object.entries(n.attrs)) m.message(5, encodeAttribute(name, value));
+  if (n.domain) m.string(7, n.domain);
+  return m;
+}
+
+function encodeAttribute(name: string, raw: Attrs[string]): ProtoMessage {
+  const value: AttributeValue =
+    typeof raw === 'object' && !Array.isArray(raw)
+      ? raw
+      : typeof raw === 'string'
+        ? { type: 'string', value: raw }
+        : Array.isArray(raw)
+          ? { type: 'ints', value: raw }
+          : Number.isInteger(raw)
+            ? { type: 'int', value: raw }
+            : { type: 'float', value: raw };
+  const m = new ProtoMessage();
+  m.string(1, name);
+  switch (value.type) {
+    case 'float':
+      m.float32(2, value.value).varint(20, 1);
+      break;
+    case 'int':
+      m.varint(3, value.value).varint(20, 2);
+      break;
+    case 'string':
+      m.string(4, value.value).varint(20, 3);
+      break;
+    case 'tensor':
+      m.message(5, encodeTensor(value.value)).varint(20, 4);
+      break;
+    case 'floats':
+      m.packedFloats(7, value.value).varint(20, 6);
+      break;
+    case 'ints':
+      m.packedVarints(8, value.value).varint(20, 7);
+      break;
+  }
+  return m;
+}
+
+function encodeTensor(t: ConstantTensor): ProtoMessage {
+  const m = new ProtoMessage();
+  if (t.dims.length) m.packedVarints(1, t.dims);
+  m.varint(2, t.dataType);
+  m.bytes(9, t.data);
+  return m;
+}
+
+function encodeInitializer(init: Initializer, external?: { location: string; offset: number; length: number }): ProtoMessage {
+  const m = new ProtoMessage();
+  if (init.dims.length) m.packedVarints(1, init.dims);
+  m.varint(2, init.dataType);
+  m.string(8, init.name);
+  if (external) {
+    for (const [key, value] of [
+      ['location', external.location],
+      ['offset', String(external.offset)],
+      ['length', String(external.length)],
+    ]) {
+      const entry = new ProtoMessage();
+      entry.string(1, key);
+      entry.string(2, value);
+      m.message(13, entry);
+    }
+    m.varint(14, 1); // data_location = EXTERNAL
+  } else {
+    const deferred: DeferredBytes = { length: init.byteLength, produce: init.produce };
+    m.deferred(9, deferred);
+  }
+  return m;
+}
+
+function encodeValueInfo(v: ValueInfo): ProtoMessage {
+  const shape = new ProtoMessage();
+  for (const d of v.dims) {
+    const dim = new ProtoMessage();
+    if (typeof d === 'number') dim.varint(1, d);
+    else dim.string(2, d);
+    shape.message(1, dim);
+  }
+  const tensorType = new ProtoMessage();
+  tensorType.varint(1, v.elemType);
+  tensorType.message(2, shape);
+  const type = new ProtoMessage();
+  type.message(1, tensorType);
+  const m = new ProtoMessage();
+  m.string(1, v.name);
+  m.message(2, type);
+  return m;
+}
