@@ -11,7 +11,7 @@
  *   embedding_type: int64 [1] (0 = semantic, 1 = instance); feature_ensemble: bool [1]
  *   pred_masks: float32 [batch, 3, 2h, w]; last_hidden_state: float32 [batch, 2h/p, w/p, hidden]
  */
-import type { SegGPTConfigFields } from '../src/configs/seggpt_config.js';
+import type { SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
 import { DataType, Graph } from './onnx/graph.js';
 import { activation, add, concat, layerNorm, matmul, mul, reshape, slice, transpose } from './onnx/ops.js';
 import { bicubicResizeHWC, linearResizeRows } from './torch_interpolate.js';
@@ -196,7 +196,7 @@ async function encoderLayer(ctx: Ctx, prefix: string, hidden: string, featureEns
 
   const normed2 = plan.layerNorm(g, residual, ln2, config.layer_norm_eps, `${prefix}.layernorm_after`);
   const lin1 = plan.linear(g, normed2, `${prefix}.mlp.lin1`, ctx.weights, geo.hidden, config.mlp_dim, true);
-  const act = activation(g, lin1, config.hidden_act, `${prefix}.mlp.act`, plan.activationType);
+  const act = plan.inFloat32(g, lin1, `${prefix}.mlp.act`, (x32) => activation(g, x32, config.hidden_act, `${prefix}.mlp.act.fn`));
   const lin2 = plan.linear(g, act, `${prefix}.mlp.lin2`, ctx.weights, config.mlp_dim, geo.hidden, true);
   return add(g, lin2, residual, `${prefix}.output`);
 }
@@ -242,6 +242,8 @@ async function attention(ctx: Ctx, prefix: string, x: string): Promise<string> {
   const scaled = mul(g, q, plan.scalar(g, `${prefix}.scale`, Math.fround(Math.pow(headDim, -0.5))), `${prefix}.query_scaled`);
   let scores = matmul(g, scaled, transpose(g, k, [0, 1, 3, 2], `${prefix}.key_t`), `${prefix}.scores`); // [R, heads, N, N]
 
+  // Scores, their relative-position sums and the softmax are float32 in every variant.
+  scores = plan.toFloat32(g, scores, `${prefix}.scores.fp32`);
   if (config.use_relative_position_embeddings) {
     scores = await addDecomposedRelPos(ctx, prefix, scores, q);
   }
@@ -267,12 +269,12 @@ async function addDecomposedRelPos(ctx: Ctx, prefix: string, scores: string, q: 
   const qByRow = reshape(g, transpose(g, q5, [2, 0, 1, 3, 4], `${prefix}.rel.query_rows`), [gh, -1, headDim], `${prefix}.rel.query_rows_flat`);
   const relRows = matmul(g, qByRow, tableH, `${prefix}.rel_h`); // [gh, R·heads·gw, gh]
   const relHOut = transpose(g, reshape(g, relRows, [gh, -1, heads, gw, gh], `${prefix}.rel_h.split`), [1, 2, 0, 3, 4], `${prefix}.rel_h.ordered`);
-  const relH6 = reshape(g, relHOut, [-1, heads, gh, gw, gh, 1], `${prefix}.rel_h.broadcast`);
+  const relH6 = plan.toFloat32(g, reshape(g, relHOut, [-1, heads, gh, gw, gh, 1], `${prefix}.rel_h.broadcast`), `${prefix}.rel_h.fp32`);
   // rel_w: columns x batched → [gw, R·heads·gh, d] · [gw, d, gw]
   const qByCol = reshape(g, transpose(g, q5, [3, 0, 1, 2, 4], `${prefix}.rel.query_cols`), [gw, -1, headDim], `${prefix}.rel.query_cols_flat`);
   const relCols = matmul(g, qByCol, tableW, `${prefix}.rel_w`); // [gw, R·heads·gh, gw]
   const relWOut = transpose(g, reshape(g, relCols, [gw, -1, heads, gh, gw], `${prefix}.rel_w.split`), [1, 2, 3, 0, 4], `${prefix}.rel_w.ordered`);
-  const relW6 = reshape(g, relWOut, [-1, heads, gh, gw, 1, gw], `${prefix}.rel_w.broadcast`);
+  const relW6 = plan.toFloat32(g, reshape(g, relWOut, [-1, heads, gh, gw, 1, gw], `${prefix}.rel_w.broadcast`), `${prefix}.rel_w.fp32`);
 
   const scores6 = reshape(g, scores, [-1, heads, gh, gw, gh, gw], `${prefix}.scores_grid`);
   const withRel = add(g, add(g, scores6, relH6, `${prefix}.scores_rel_h`), relW6, `${prefix}.scores_rel`);
@@ -315,8 +317,9 @@ async function decoder(ctx: Ctx, prefix: string, intermediates: string[]): Promi
   // (a MatMul over channels) stay in NHWC, and only the 3-channel result goes back to NCHW.
   const nhwc = transpose(g, conv, [0, 2, 3, 1], `${head}.nhwc`);
   const normed = plan.layerNorm(g, nhwc, plan.normParams(g, `${head}.layernorm`, ctx.weights, d), config.layer_norm_eps, `${head}.layernorm`);
-  const act = activation(g, normed, config.hidden_act, `${head}.act`, plan.activationType);
-  const rgb = plan.linear(g, act, `${head}.head`, ctx.weights, d, 3, true, { conv1x1: true });
+  const act = plan.inFloat32(g, normed, `${head}.act`, (x32) => activation(g, x32, config.hidden_act, `${head}.act.fn`));
+  // The 1×1 head (weight [3, d, 1, 1], the same bytes as a Linear) is tiny and sets the answer's colours: kept float.
+  const rgb = plan.linear(g, act, `${head}.head`, ctx.weights, d, 3, true, { keepFloat: true });
   return transpose(g, rgb, [0, 3, 1, 2], `${head}.nchw`);
 }
 

@@ -2,9 +2,20 @@
  * How weights and numerically sensitive ops are emitted for one precision variant.
  * The model builder asks the plan for every Linear, Conv, LayerNorm, Softmax and float constant,
  * so a variant (fp16, 8-bit, 4-bit) changes only this layer, never the module tree.
+ *
+ * Choices per variant (see README "Precision variants"):
+ * - fp16 / q4f16: fp16 activations and weights; LayerNorm, the attention scores with their
+ *   relative-position sums, softmax and GELU run in fp32 (casts around them), where fp16's range
+ *   and precision would bite.
+ * - q8 / uint8 / int8: Linear layers as DynamicQuantizeLinear → MatMulInteger → scale (the
+ *   pattern onnxruntime fuses into DynamicQuantizeMatMul on CPU/WASM), per-output-channel weights.
+ * - q4 / q4f16: Linear layers as com.microsoft MatMulNBits (4-bit blocks of 32), which CPU, WASM,
+ *   WebGPU and CUDA run natively.
+ * Graph inputs and outputs are float32 in every variant.
  */
 import { DataType, type Graph } from './onnx/graph.js';
-import { layerNorm, matmul, add } from './onnx/ops.js';
+import { add, layerNorm, matmul, toFloat16Bits } from './onnx/ops.js';
+import { quantizeBlockwise4, quantizePerChannel8, sharedParts } from './quantize.js';
 import type { WeightReader } from './seggpt_graph.js';
 
 export interface NormParams {
@@ -23,12 +34,27 @@ export interface WeightPlan {
   /** A float constant computed at build time, stored in the activation type. */
   constant(g: Graph, name: string, dims: number[], data: Float32Array): string;
   normParams(g: Graph, prefix: string, weights: WeightReader, size: number): NormParams;
+  /** LayerNorm of an activation-typed tensor (computed in fp32). */
   layerNorm(g: Graph, x: string, params: NormParams, epsilon: number, name: string): string;
+  /** Softmax over the last axis of a float32 tensor, returned in the activation type. */
   softmax(g: Graph, x: string, name: string): string;
+  /** Runs an elementwise fp32-sensitive function (GELU) and returns the activation type. */
+  inFloat32(g: Graph, x: string, name: string, f: (x32: string) => string): string;
   /** y = x·Wᵀ + b for a checkpoint Linear (weight [out, in]) or a 1×1 Conv ([out, in, 1, 1]). */
-  linear(g: Graph, x: string, prefix: string, weights: WeightReader, inFeatures: number, outFeatures: number, hasBias: boolean, options?: { conv1x1?: boolean }): string;
+  linear(g: Graph, x: string, prefix: string, weights: WeightReader, inFeatures: number, outFeatures: number, hasBias: boolean, options?: { keepFloat?: boolean }): string;
   conv(g: Graph, x: string, prefix: string, weights: WeightReader, dims: number[], attrs: { kernel_shape: number[]; pads: number[] }): string;
 }
+
+export type LinearKind = 'float' | 'int8' | 'uint8' | 'q4';
+
+export interface PlanSpec {
+  dtype: string;
+  activations: 'fp32' | 'fp16';
+  linear: LinearKind;
+}
+
+/** MatMulNBits block size: 32 keeps 4-bit error low at ~5 bits per weight all told. */
+export const Q4_BLOCK_SIZE = 32;
 
 export function asBytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -44,31 +70,102 @@ export function transposed(w: Float32Array, out: number, inFeatures: number): Fl
   return t;
 }
 
-export const fp32Plan: WeightPlan = {
-  dtype: 'fp32',
-  activationType: DataType.FLOAT,
-  toActivation: (_g, x) => x,
-  toFloat32: (_g, x) => x,
-  scalar: (g, name, value) => g.scalarFloat(name, value),
-  constant: (g, name, dims, data) => g.constant(name, DataType.FLOAT, dims, data),
-  normParams(g, prefix, weights, size) {
-    const param = (n: string) => g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => asBytes(await weights.readFloat32(`${prefix}.${n}`)));
-    return { weight: param('weight'), bias: param('bias') };
-  },
-  layerNorm: (g, x, p, eps, name) => layerNorm(g, x, p.weight, p.bias, eps, name),
-  softmax: (g, x, name) => g.node('Softmax', [x], { axis: -1 }, { name }),
-  linear(g, x, prefix, weights, inFeatures, outFeatures, hasBias) {
-    const w = g.initializer(`${prefix}.weight`, DataType.FLOAT, [inFeatures, outFeatures], async () =>
-      asBytes(transposed(await weights.readFloat32(`${prefix}.weight`), outFeatures, inFeatures)),
-    );
-    const y = matmul(g, x, w, `${prefix}.matmul`);
-    if (!hasBias) return y;
-    const b = g.initializer(`${prefix}.bias`, DataType.FLOAT, [outFeatures], async () => asBytes(await weights.readFloat32(`${prefix}.bias`)));
-    return add(g, y, b, prefix);
-  },
-  conv(g, x, prefix, weights, dims, attrs) {
-    const w = g.initializer(`${prefix}.weight`, DataType.FLOAT, dims, async () => asBytes(await weights.readFloat32(`${prefix}.weight`)));
-    const b = g.initializer(`${prefix}.bias`, DataType.FLOAT, [dims[0]], async () => asBytes(await weights.readFloat32(`${prefix}.bias`)));
-    return g.node('Conv', [x, w, b], attrs, { name: prefix });
-  },
-};
+export function toFloat16Array(a: Float32Array): Uint16Array {
+  const out = new Uint16Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = toFloat16Bits(a[i]);
+  return out;
+}
+
+export function makePlan(spec: PlanSpec): WeightPlan {
+  const half = spec.activations === 'fp16';
+  const actType = half ? DataType.FLOAT16 : DataType.FLOAT;
+  const cast = (g: Graph, x: string, to: DataType, name: string) => g.node('Cast', [x], { to }, { name });
+  const floatTensor = (g: Graph, name: string, dims: number[], load: () => Promise<Float32Array>) =>
+    half
+      ? g.initializer(name, DataType.FLOAT16, dims, async () => asBytes(toFloat16Array(await load())))
+      : g.initializer(name, DataType.FLOAT, dims, async () => asBytes(await load()));
+
+  const plan: WeightPlan = {
+    dtype: spec.dtype,
+    activationType: actType,
+    toActivation: (g, x, name) => (half ? cast(g, x, DataType.FLOAT16, name) : x),
+    toFloat32: (g, x, name) => (half ? cast(g, x, DataType.FLOAT, name) : x),
+    scalar: (g, name, value) => (half ? g.constant(name, DataType.FLOAT16, [], Uint16Array.of(toFloat16Bits(value))) : g.scalarFloat(name, value)),
+    constant: (g, name, dims, data) => (half ? g.constant(name, DataType.FLOAT16, dims, toFloat16Array(data)) : g.constant(name, DataType.FLOAT, dims, data)),
+    normParams(g, prefix, weights, size) {
+      const param = (n: string) => g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => asBytes(await weights.readFloat32(`${prefix}.${n}`)));
+      return { weight: param('weight'), bias: param('bias') };
+    },
+    layerNorm(g, x, p, eps, name) {
+      if (!half) return layerNorm(g, x, p.weight, p.bias, eps, name);
+      const normed = layerNorm(g, cast(g, x, DataType.FLOAT, `${name}.to_fp32`), p.weight, p.bias, eps, `${name}.fp32`);
+      return cast(g, normed, DataType.FLOAT16, name);
+    },
+    softmax(g, x, name) {
+      const probs = g.node('Softmax', [x], { axis: -1 }, { name: half ? `${name}.fp32` : name });
+      return half ? cast(g, probs, DataType.FLOAT16, name) : probs;
+    },
+    inFloat32(g, x, name, f) {
+      if (!half) return f(x);
+      return cast(g, f(cast(g, x, DataType.FLOAT, `${name}.to_fp32`)), DataType.FLOAT16, name);
+    },
+    linear(g, x, prefix, weights, inFeatures, outFeatures, hasBias, options) {
+      const read = () => weights.readFloat32(`${prefix}.weight`);
+      const kind = options?.keepFloat ? 'float' : spec.linear;
+      let y: string;
+      if (kind === 'float') {
+        const w = floatTensor(g, `${prefix}.weight`, [inFeatures, outFeatures], async () => transposed(await read(), outFeatures, inFeatures));
+        y = matmul(g, x, w, `${prefix}.matmul`);
+      } else if (kind === 'q4') {
+        y = matMulNBits(g, x, prefix, read, inFeatures, outFeatures, half);
+      } else {
+        y = matMulInteger(g, x, prefix, read, inFeatures, outFeatures, kind);
+      }
+      if (!hasBias) return y;
+      return add(g, y, floatTensor(g, `${prefix}.bias`, [outFeatures], () => weights.readFloat32(`${prefix}.bias`)), prefix);
+    },
+    conv(g, x, prefix, weights, dims, attrs) {
+      const w = floatTensor(g, `${prefix}.weight`, dims, () => weights.readFloat32(`${prefix}.weight`));
+      const b = floatTensor(g, `${prefix}.bias`, [dims[0]], () => weights.readFloat32(`${prefix}.bias`));
+      return g.node('Conv', [x, w, b], attrs, { name: prefix });
+    },
+  };
+  return plan;
+}
+
+function matMulInteger(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, kind: 'int8' | 'uint8'): string {
+  const parts = sharedParts(kind === 'uint8' ? 3 : 2, async () => {
+    const q = quantizePerChannel8(await read(), outFeatures, inFeatures, kind);
+    return q.zeroPoints ? [asBytes(q.data), asBytes(q.scales), q.zeroPoints] : [asBytes(q.data), asBytes(q.scales)];
+  });
+  const wType = kind === 'int8' ? DataType.INT8 : DataType.UINT8;
+  const w = g.initializer(`${prefix}.weight_quantized`, wType, [inFeatures, outFeatures], parts[0]);
+  const scales = g.initializer(`${prefix}.weight_scale`, DataType.FLOAT, [outFeatures], parts[1]);
+  const [xq, xScale, xZero] = g.nodeMulti('DynamicQuantizeLinear', [x], {}, { name: `${prefix}.input_quantized`, outputs: 3 });
+  const inputs = [xq, w, xZero];
+  // int8 weights are symmetric: MatMulInteger's missing zero point means 0.
+  if (kind === 'uint8') inputs.push(g.initializer(`${prefix}.weight_zero_point`, DataType.UINT8, [outFeatures], parts[2]));
+  const acc = g.node('MatMulInteger', inputs, {}, { name: `${prefix}.matmul_integer` });
+  const accFloat = g.node('Cast', [acc], { to: DataType.FLOAT }, { name: `${prefix}.matmul_integer.float` });
+  const scale = g.node('Mul', [xScale, scales], {}, { name: `${prefix}.scale` });
+  return g.node('Mul', [accFloat, scale], {}, { name: `${prefix}.matmul` });
+}
+
+function matMulNBits(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, half: boolean): string {
+  const blocks = Math.ceil(inFeatures / Q4_BLOCK_SIZE);
+  const parts = sharedParts(3, async () => {
+    const q = quantizeBlockwise4(await read(), outFeatures, inFeatures, Q4_BLOCK_SIZE);
+    return [q.packed, half ? asBytes(toFloat16Array(q.scales)) : asBytes(q.scales), q.zeroPoints];
+  });
+  const packed = g.initializer(`${prefix}.weight_q4`, DataType.UINT8, [outFeatures, blocks, Q4_BLOCK_SIZE / 2], parts[0]);
+  const scales = g.initializer(`${prefix}.weight_scales`, half ? DataType.FLOAT16 : DataType.FLOAT, [outFeatures * blocks], parts[1]);
+  const zeros = g.initializer(`${prefix}.weight_zero_points`, DataType.UINT8, [outFeatures * Math.ceil(blocks / 2)], parts[2]);
+  return g.node(
+    'MatMulNBits',
+    [x, packed, scales, zeros],
+    { K: inFeatures, N: outFeatures, bits: 4, block_size: Q4_BLOCK_SIZE },
+    { name: `${prefix}.matmul`, domain: 'com.microsoft' },
+  );
+}
+
+export const fp32Plan = makePlan({ dtype: 'fp32', activations: 'fp32', linear: 'float' });

@@ -1,0 +1,87 @@
+/**
+ * The `seggpt` command line. Every failure ends with one line naming the fix and a non-zero exit
+ * code; stack traces only with --debug.
+ */
+import { readFileSync } from 'node:fs';
+import { SegGPTError } from '../errors.js';
+import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
+import { createProgress, type Progress } from './progress.js';
+
+interface Command {
+  spec: () => Promise<CommandSpec>;
+  run: (args: ParsedArgs, progress: Progress) => Promise<void>;
+}
+
+// Commands are imported on use so `seggpt convert` never loads the inference stack.
+const COMMANDS: Record<string, Command> = {
+  convert: {
+    spec: async () => (await import('./commands/convert.js')).convertSpec,
+    run: async (a, p) => (await import('./commands/convert.js')).runConvert(a, p),
+  },
+  synthetic: {
+    spec: async () => (await import('./commands/synthetic.js')).syntheticSpec,
+    run: async (a, p) => (await import('./commands/synthetic.js')).runSynthetic(a, p),
+  },
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  return pkg.version;
+}
+
+function mainHelp(): string {
+  return [
+    'Usage: seggpt <command> [options]',
+    '',
+    'SegGPT (segment everything in context) in JavaScript: convert checkpoints to ONNX, publish them, segment images.',
+    '',
+    'Commands:',
+    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+    '',
+    'Run seggpt <command> --help for the options of a command. Global flags: --help, --version, --debug.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const rest = argv.filter((a) => a !== '--debug');
+  const [name, ...commandArgs] = rest;
+  try {
+    if (!name || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(mainHelp() + '\n');
+      return name ? 0 : 1;
+    }
+    if (name === '--version') {
+      process.stdout.write(version() + '\n');
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      process.stderr.write(`error: unknown command "${name}": run seggpt --help for the list of commands\n`);
+      return 2;
+    }
+    const spec = await command.spec();
+    const args = parseArgs(spec, commandArgs);
+    if (args.options.help) {
+      process.stdout.write(helpText(spec) + '\n');
+      return 0;
+    }
+    await command.run(args, createProgress(process.stderr, Boolean(args.options.quiet)));
+    return 0;
+  } catch (error) {
+    process.stderr.write(`error: ${describeError(error)}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+    return 1;
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof SegGPTError) return error.message;
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${error.message}: check the path`;
+    if (code === 'ENOSPC') return `${error.message}: free some disk space`;
+    return `${error.message} (run again with --debug for details)`;
+  }
+  return String(error);
+}
