@@ -1,0 +1,367 @@
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { basename, join } from 'node:path';
+import { CheckpointError } from '../src/errors.js';
+
+/**
+ * Strict safetensors reader. The header is validated completely (dtypes, shapes, offsets that tile the data section
+ * up to EOF) before any tensor memory is allocated; tensors are then read one at a time with positional reads, so
+ * the file is never held in memory as a whole.
+ */
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+
+export interface TensorInfo {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Absolute position of the first byte in the file. */
+  byteOffset: number;
+  byteLength: number;
+  /** Path of the file holding the tensor. */
+  file: string;
+}
+
+/** What a checkpoint (one file or shards) offers the converter. */
+export interface CheckpointWeights {
+  /** Every tensor by name, in file order. */
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  info(name: string): TensorInfo;
+  readFloat32(name: string): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** The format's own cap on the JSON header (safetensors MAX_HEADER_SIZE). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const ITEM_SIZE: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+/** Dtypes the format defines but a float checkpoint converter cannot use. */
+const OTHER_DTYPES = new Set(['F64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'C64']);
+const REDOWNLOAD = 're-download the checkpoint (or re-save it with safetensors)';
+/** Largest single positional read (libuv caps a read at INT32_MAX bytes). */
+const READ_CHUNK = 1 << 30;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+export class SafetensorsFile implements CheckpointWeights {
+  readonly path: string;
+  readonly metadata: Record<string, string>;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  #handle: FileHandle | null;
+
+  private constructor(path: string, handle: FileHandle, metadata: Record<string, string>, tensors: Map<string, TensorInfo>) {
+    this.path = path;
+    this.#handle = handle;
+    this.metadata = metadata;
+    this.tensors = tensors;
+  }
+
+  /** Opens and validates a .safetensors file; throws CheckpointError naming the file and what is wrong. */
+  static async open(path: string): Promise<SafetensorsFile> {
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(path, 'r');
+    } catch (error) {
+      throw new CheckpointError(`${path}: cannot open the safetensors file (${(error as Error).message}); check the path or ${REDOWNLOAD}`, { cause: error });
+    }
+    try {
+      const { size } = await handle.stat();
+      const header = await readHeader(handle, path, size);
+      return new SafetensorsFile(path, handle, header.metadata, header.tensors);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  info(name: string): TensorInfo {
+    const info = this.tensors.get(name);
+    if (!info) throw new CheckpointError(`${this.path}: tensor "${name}" is missing; the checkpoint does not match this model — ${REDOWNLOAD}`);
+    return info;
+  }
+
+  /** Reads one tensor (only its bytes), converting F16/BF16 to float32. */
+  async readFloat32(name: string): Promise<Float32Array> {
+    const info = this.info(name);
+    if (!this.#handle) throw new CheckpointError(`${this.path}: cannot read "${name}": the file was already closed; open it again`);
+    const count = info.byteLength / ITEM_SIZE[info.dtype];
+    if (info.dtype === 'F32') {
+      const out = new Float32Array(count);
+      await readExactly(this.#handle, new Uint8Array(out.buffer), info, this.path);
+      if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(out.buffer), 4);
+      return out;
+    }
+    // 16-bit values are widened in place: the upper half of `out` first holds the raw halves.
+    const out = new Float32Array(count);
+    const raw = new Uint16Array(out.buffer, count * 2, count);
+    await readExactly(this.#handle, new Uint8Array(raw.buffer, raw.byteOffset, info.byteLength), info, this.path);
+    if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(raw.buffer, raw.byteOffset, info.byteLength), 2);
+    const bits = new Uint32Array(out.buffer);
+    // Ascending order is safe: bits[i] ends at byte 4i+4 ≤ 2count+2i+2, where raw[i+1] (not yet read) begins.
+    if (info.dtype === 'BF16') for (let i = 0; i < count; i++) bits[i] = raw[i] << 16;
+    else for (let i = 0; i < count; i++) bits[i] = halfToFloatBits(raw[i]);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = null;
+    await handle?.close();
+  }
+}
+
+/**
+ * Opens the weights of a checkpoint folder: `model.safetensors`, or the shards listed by
+ * `model.safetensors.index.json`. Throws CheckpointError naming the missing or broken file.
+ */
+export async function openCheckpointWeights(folder: string): Promise<CheckpointWeights> {
+  const single = join(folder, 'model.safetensors');
+  const index = join(folder, 'model.safetensors.index.json');
+  if (await isFile(single)) return SafetensorsFile.open(single);
+  if (await isFile(index)) return openSharded(folder, index);
+
+  if (!(await exists(folder))) throw new CheckpointError(`${folder}: checkpoint folder not found; pass a folder holding config.json and model.safetensors`);
+  const bin = (await isFile(join(folder, 'pytorch_model.bin'))) || (await isFile(join(folder, 'pytorch_model.bin.index.json')));
+  throw new CheckpointError(
+    bin
+      ? `${folder}: only pytorch_model.bin found; PyTorch pickle checkpoints are not supported — convert to safetensors first ` +
+          `(in Python: SegGptForImageSegmentation.from_pretrained(path).save_pretrained(out, safe_serialization=True))`
+      : `${folder}: neither model.safetensors nor model.safetensors.index.json found; download the checkpoint's safetensors weights into this folder`,
+  );
+}
+
+class ShardedCheckpoint implements CheckpointWeights {
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly #shards: Map<string, SafetensorsFile>;
+  readonly #index: string;
+
+  constructor(index: string, shards: Map<string, SafetensorsFile>, tensors: Map<string, TensorInfo>) {
+    this.#index = index;
+    this.#shards = shards;
+    this.tensors = tensors;
+  }
+
+  info(name: string): TensorInfo {
+    const info = this.tensors.get(name);
+    if (!info) throw new CheckpointError(`${this.#index}: tensor "${name}" is in none of the shards; the checkpoint does not match this model — ${REDOWNLOAD}`);
+    return info;
+  }
+
+  readFloat32(name: string): Promise<Float32Array> {
+    const info = this.info(name);
+    return this.#shards.get(info.file)!.readFloat32(name);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#shards.values()].map((shard) => shard.close()));
+  }
+}
+
+async function openSharded(folder: string, index: string): Promise<CheckpointWeights> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(index, 'utf8'));
+  } catch (error) {
+    throw new CheckpointError(`${index}: not valid JSON (${(error as Error).message}); ${REDOWNLOAD}`, { cause: error });
+  }
+  const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
+    throw new CheckpointError(`${index}: "weight_map" (tensor name → shard file) is missing or not an object; ${REDOWNLOAD}`);
+  }
+  const entries = Object.entries(weightMap as Record<string, unknown>);
+  for (const [name, file] of entries) {
+    if (typeof file !== 'string' || file === '' || basename(file) !== file || file === '.' || file === '..') {
+      throw new CheckpointError(`${index}: weight_map["${name}"] must be a shard file name in the same folder (got ${JSON.stringify(file)}); ${REDOWNLOAD}`);
+    }
+  }
+  const shardNames = [...new Set(entries.map(([, file]) => file as string))].sort();
+  const shards = new Map<string, SafetensorsFile>();
+  try {
+    for (const shardName of shardNames) {
+      const path = join(folder, shardName);
+      if (!(await isFile(path))) throw new CheckpointError(`${path}: shard listed in ${basename(index)} is missing; download every model-*.safetensors shard`);
+      shards.set(path, await SafetensorsFile.open(path));
+    }
+    const tensors = new Map<string, TensorInfo>();
+    for (const shard of shards.values()) {
+      for (const [name, info] of shard.tensors) {
+        const previous = tensors.get(name);
+        if (previous) throw new CheckpointError(`${shard.path}: tensor "${name}" is also stored in ${previous.file}; ${REDOWNLOAD}`);
+        tensors.set(name, info);
+      }
+    }
+    for (const [name, file] of entries) {
+      const path = join(folder, file as string);
+      if (tensors.get(name)?.file !== path) {
+        throw new CheckpointError(`${path}: tensor "${name}" is listed in ${basename(index)} for this shard but the shard does not hold it; ${REDOWNLOAD}`);
+      }
+    }
+    return new ShardedCheckpoint(index, shards, tensors);
+  } catch (error) {
+    await Promise.all([...shards.values()].map((shard) => shard.close()));
+    throw error;
+  }
+}
+
+interface ParsedHeader {
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorInfo>;
+}
+
+async function readHeader(handle: FileHandle, path: string, fileSize: number): Promise<ParsedHeader> {
+  if (fileSize < 8) throw new CheckpointError(`${path}: ${fileSize} bytes is too short for a safetensors file (needs an 8-byte header length); ${REDOWNLOAD}`);
+  const prefix = new Uint8Array(8);
+  await readAt(handle, prefix, 0);
+  const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw new CheckpointError(`${path}: header length ${headerLength} exceeds the safetensors cap of ${MAX_HEADER_BYTES} bytes — not a safetensors file or corrupted; ${REDOWNLOAD}`);
+  }
+  const length = Number(headerLength);
+  if (8 + length > fileSize) {
+    throw new CheckpointError(`${path}: header length ${length} runs past the end of the file (${fileSize} bytes) — truncated or not a safetensors file; ${REDOWNLOAD}`);
+  }
+  const headerBytes = new Uint8Array(length);
+  await readAt(handle, headerBytes, 8);
+  return parseHeader(headerBytes, path, 8 + length, fileSize);
+}
+
+function parseHeader(bytes: Uint8Array, path: string, dataStart: number, fileSize: number): ParsedHeader {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    throw new CheckpointError(`${path}: the header is not valid UTF-8 JSON (${(error as Error).message}); ${REDOWNLOAD}`, { cause: error });
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new CheckpointError(`${path}: the header must be a JSON object of tensors; ${REDOWNLOAD}`);
+  }
+  const dataSize = fileSize - dataStart;
+  const metadata: Record<string, string> = {};
+  const found: TensorInfo[] = [];
+  const begins = new Map<string, number>();
+  for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+        throw new CheckpointError(`${path}: "__metadata__" must map strings to strings; ${REDOWNLOAD}`);
+      }
+      Object.assign(metadata, entry);
+      continue;
+    }
+    const info = parseEntry(name, entry, path, dataStart, dataSize);
+    begins.set(name, info.byteOffset - dataStart);
+    found.push(info);
+  }
+  // The tensors must tile the data section exactly: no overlap, no gap, nothing after the last one.
+  found.sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
+  let cursor = dataStart;
+  let previous: TensorInfo | undefined;
+  for (const info of found) {
+    if (info.byteOffset < cursor) {
+      throw new CheckpointError(`${path}: tensor "${info.name}" (data_offsets from ${begins.get(info.name)}) overlaps "${previous!.name}"; the header is corrupted — ${REDOWNLOAD}`);
+    }
+    if (info.byteOffset > cursor) {
+      throw new CheckpointError(
+        `${path}: ${info.byteOffset - cursor} unused bytes before tensor "${info.name}" (data_offsets from ${begins.get(info.name)}); the tensors must fill the data section without gaps — ${REDOWNLOAD}`,
+      );
+    }
+    cursor = info.byteOffset + info.byteLength;
+    previous = info;
+  }
+  if (cursor !== fileSize) {
+    throw new CheckpointError(`${path}: ${fileSize - cursor} bytes after the last tensor are not described by the header; the file is corrupted — ${REDOWNLOAD}`);
+  }
+  return { metadata, tensors: new Map(found.map((info) => [info.name, info])) };
+}
+
+function parseEntry(name: string, entry: unknown, path: string, dataStart: number, dataSize: number): TensorInfo {
+  const where = `${path}: tensor "${name}"`;
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw new CheckpointError(`${where}: header entry must be an object with dtype, shape and data_offsets; ${REDOWNLOAD}`);
+  }
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (typeof dtype !== 'string' || !(dtype in ITEM_SIZE)) {
+    const known = typeof dtype === 'string' && OTHER_DTYPES.has(dtype);
+    throw new CheckpointError(
+      `${where}: dtype ${JSON.stringify(dtype)} is ${known ? 'not supported' : 'unknown'}; only floating-point checkpoints (F32, F16, BF16) are supported — ` +
+        'save the model in float32 (torch_dtype=float32) with safetensors',
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new CheckpointError(`${where}: shape ${JSON.stringify(shape)} must be a list of non-negative integers; ${REDOWNLOAD}`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+    throw new CheckpointError(`${where}: data_offsets ${JSON.stringify(offsets)} must be [begin, end] with 0 ≤ begin ≤ end; ${REDOWNLOAD}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end > dataSize) {
+    throw new CheckpointError(
+      `${where}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataSize} bytes) — the file is truncated or corrupted; ${REDOWNLOAD}`,
+    );
+  }
+  const itemSize = ITEM_SIZE[dtype as SafetensorsDtype];
+  let expected = itemSize;
+  for (const d of shape as number[]) expected *= d;
+  if (expected !== end - begin) {
+    throw new CheckpointError(
+      `${where}: shape ${JSON.stringify(shape)} × ${dtype} (${itemSize} bytes) needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}; ${REDOWNLOAD}`,
+    );
+  }
+  return { name, dtype: dtype as SafetensorsDtype, shape: [...(shape as number[])], byteOffset: dataStart + begin, byteLength: end - begin, file: path };
+}
+
+async function readAt(handle: FileHandle, target: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const { bytesRead } = await handle.read(target, done, Math.min(READ_CHUNK, target.length - done), position + done);
+    if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += bytesRead;
+  }
+}
+
+async function readExactly(handle: FileHandle, target: Uint8Array, info: TensorInfo, path: string): Promise<void> {
+  try {
+    await readAt(handle, target, info.byteOffset);
+  } catch (error) {
+    throw new CheckpointError(`${path}: cannot read tensor "${info.name}" (${(error as Error).message}); the file changed since it was opened — ${REDOWNLOAD}`, {
+      cause: error,
+    });
+  }
+}
+
+/** IEEE half → float bits, exact (subnormals, infinities and NaN included). */
+function halfToFloatBits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exponent = (h >>> 10) & 0x1f;
+  let mantissa = h & 0x3ff;
+  if (exponent === 0x1f) return (sign | 0x7f800000 | (mantissa << 13)) >>> 0;
+  if (exponent !== 0) return (sign | ((exponent + 112) << 23) | (mantissa << 13)) >>> 0;
+  if (mantissa === 0) return sign >>> 0;
+  // Subnormal half: normalise the mantissa.
+  let e = 113;
+  while ((mantissa & 0x400) === 0) {
+    mantissa <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mantissa & 0x3ff) << 13)) >>> 0;
+}
+
+function swapBytes(bytes: Uint8Array, width: 2 | 4): void {
+  for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await fs.stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
