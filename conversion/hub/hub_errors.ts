@@ -1,0 +1,117 @@
+import { HubApiError } from '@huggingface/hub';
+import { HubError } from '../../src/errors.js';
+import { scrubSecrets } from './endpoint.js';
+
+/** What a failed hub call was about, to turn the failure into a message that names the fix. */
+export interface HubCallContext {
+  action: 'download' | 'publish';
+  repo: string;
+  revision: string;
+  hubUrl: string;
+  token?: string;
+  /** The file being fetched, when there is one. */
+  file?: string;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/**
+ * A `fetch` for @huggingface/hub that remembers what its errors drop: the hub's `X-Error-Code`
+ * header per URL (HubApiError keeps only the status) and the last transport failure (a failing
+ * blob stream reports it as a bare string).
+ */
+export class HubFetch {
+  private readonly codes = new Map<string, string>();
+  lastNetworkError: unknown;
+  /** The last non-2xx answer, for errors that arrive as bare strings. */
+  lastFailure: { url: string; status: number } | undefined;
+
+  readonly fetch: typeof fetch = async (input, init) => {
+    try {
+      const res = await fetch(input, init);
+      if (!res.ok) this.lastFailure = { url: res.url, status: res.status };
+      const code = res.headers.get('x-error-code');
+      if (code) {
+        this.codes.set(res.url, code);
+        this.codes.set(input instanceof Request ? input.url : String(input), code);
+      }
+      return res;
+    } catch (err) {
+      this.lastNetworkError = err;
+      throw err;
+    }
+  };
+
+  errorCodeFor(url: string): string | undefined {
+    return this.codes.get(url);
+  }
+}
+
+function networkCode(err: unknown): string | undefined {
+  let e: any = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || e.code.startsWith('UND_ERR'))) return e.code;
+    if (Array.isArray(e.errors) && e.errors[0]?.code) return String(e.errors[0].code);
+    e = e.cause;
+  }
+  if (err instanceof TypeError && (err.message === 'fetch failed' || err.message === 'terminated')) return err.message;
+  return undefined;
+}
+
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+function tokenHint(ctx: HubCallContext, access: 'read' | 'write'): string {
+  return ctx.token
+    ? `check that the token has ${access} access to it (--token / HF_TOKEN)`
+    : `pass a token with ${access} access (--token or HF_TOKEN)`;
+}
+
+function describe(err: unknown, ctx: HubCallContext, tracker?: HubFetch): string {
+  const unreachable = (code: string) =>
+    `Cannot reach the hub at ${ctx.hubUrl} (${code}): check --hub-url / HF_ENDPOINT and your network connection`;
+
+  const code = networkCode(err);
+  if (code) return unreachable(code);
+  if (typeof err === 'string' && tracker?.lastNetworkError) return unreachable(networkCode(tracker.lastNetworkError) ?? oneLine(err));
+  if (typeof err === 'string' && tracker?.lastFailure) {
+    // A blob stream that failed on an HTTP error reports only its message: rebuild the error.
+    const { url, status } = tracker.lastFailure;
+    return describe(Object.assign(new HubApiError(url, status), { message: err }), ctx, tracker);
+  }
+
+  if (err instanceof HubApiError) {
+    const hubCode = tracker?.errorCodeFor(err.url);
+    const status = err.statusCode;
+    if (hubCode === 'RevisionNotFound') return `Revision "${ctx.revision}" does not exist in "${ctx.repo}" on ${ctx.hubUrl}: check --revision`;
+    if (hubCode === 'GatedRepo') {
+      return `"${ctx.repo}" is gated: accept its conditions at ${ctx.hubUrl}/${ctx.repo} and ${tokenHint(ctx, 'read')}`;
+    }
+    if (ctx.action === 'publish') {
+      if (status === 401 || status === 403 || hubCode === 'RepoNotFound') {
+        return `The hub refused to publish to "${ctx.repo}" (${status}): ${tokenHint(ctx, 'write')}`;
+      }
+      return `Publishing to "${ctx.repo}" failed (${status}: ${oneLine(err.message)}): check the repo id and retry`;
+    }
+    if (hubCode === 'EntryNotFound') {
+      return `"${ctx.repo}" has no ${ctx.file ?? 'such file'}: not a SegGPT checkpoint (expected config.json, preprocessor_config.json and model.safetensors)`;
+    }
+    if (hubCode === 'RepoNotFound' || status === 401 || status === 403 || status === 404) {
+      return `Repository "${ctx.repo}" was not found on ${ctx.hubUrl}: check the id; if it is private or gated, ${tokenHint(ctx, 'read')}`;
+    }
+    return `Downloading "${ctx.repo}"${ctx.file ? ` (${ctx.file})` : ''} failed (${status}: ${oneLine(err.message)}): retry, or check --hub-url`;
+  }
+
+  const message = err instanceof Error ? err.message : String(err);
+  if (/access token must start with 'hf_'/.test(message)) return 'The hub token must start with "hf_": check --token / HF_TOKEN';
+  return `Hub ${ctx.action} of "${ctx.repo}" failed: ${oneLine(message)}`;
+}
+
+/** Maps any failure of a hub call to a one-line HubError that names the fix and never shows the token. */
+export function toHubError(err: unknown, ctx: HubCallContext, tracker?: HubFetch): HubError {
+  if (err instanceof HubError) return err;
+  const message = scrubSecrets(describe(err, ctx, tracker), ctx.token);
+  // The cause is rebuilt from scrubbed text so a --debug dump cannot leak the token either.
+  const cause =
+    err instanceof Error ? Object.assign(new Error(scrubSecrets(err.message, ctx.token)), { name: err.name }) : undefined;
+  return new HubError(message, cause ? { cause } : undefined);
+}
