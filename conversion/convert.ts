@@ -69,8 +69,10 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
   if (existsSync(output) && !options.overwrite) {
     throw new InputError(`output folder ${output} already exists: choose another --output or pass --overwrite`);
   }
-  const source = await resolveCheckpoint(options);
+  const { folder: source, hubId } = await resolveCheckpoint(options);
   const config = parseSegGPTConfig(await readJson(join(source, 'config.json')), join(source, 'config.json'));
+  // Names the source model in the converted config (model cards use it as base_model).
+  if (hubId) config._name_or_path = hubId;
   const preprocessorPath = join(source, 'preprocessor_config.json');
   const preprocessor = parseSegGPTPreprocessorConfig(await readJson(preprocessorPath), preprocessorPath);
   checkProcessorMatchesModel(config, preprocessor.size, preprocessorPath);
@@ -130,24 +132,25 @@ function withTransformersJsConfig(config: SegGPTConfigFields, written: ConvertRe
   return { ...segGPTConfigToJSON(config), 'transformers.js_config': jsConfig };
 }
 
-async function resolveCheckpoint(options: ConvertOptions): Promise<string> {
+async function resolveCheckpoint(options: ConvertOptions): Promise<{ folder: string; hubId?: string }> {
   const candidate = resolve(options.checkpoint);
   if (existsSync(candidate)) {
     if (!statSync(candidate).isDirectory()) {
       throw new CheckpointError(`${candidate} is a file: pass the checkpoint folder that holds config.json and model.safetensors`);
     }
-    return candidate;
+    return { folder: candidate };
   }
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(options.checkpoint)) {
     throw new CheckpointError(`${options.checkpoint} is neither a folder nor a hub repo id: pass a checkpoint folder or an id like BAAI/seggpt-vit-large`);
   }
-  return downloadCheckpoint(options.checkpoint, {
+  const folder = await downloadCheckpoint(options.checkpoint, {
     revision: options.revision,
     hubUrl: options.hub_url,
     token: options.token,
     cacheDir: options.cache_dir,
-    onProgress: (e) => options.onProgress?.({ stage: 'download', ...e }),
+    onProgress: (e) => options.onProgress?.({ stage: 'download', file: e.file, loaded: e.loaded, total: e.total }),
   });
+  return { folder, hubId: options.checkpoint };
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -18,6 +18,10 @@ const COMMANDS: Record<string, Command> = {
     spec: async () => (await import('./commands/convert.js')).convertSpec,
     run: async (a, p) => (await import('./commands/convert.js')).runConvert(a, p),
   },
+  publish: {
+    spec: async () => (await import('./commands/publish.js')).publishSpec,
+    run: async (a, p) => (await import('./commands/publish.js')).runPublish(a, p),
+  },
   segment: {
     spec: async () => (await import('./commands/segment.js')).segmentSpec,
     run: async (a, p) => (await import('./commands/segment.js')).runSegment(a, p),

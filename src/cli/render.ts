@@ -64,3 +64,9 @@ export function overlayImage(image: RawImage, map: ClassMap, alpha = 0.55): RawI
   }
   return new RawImage(out, rgb.width, rgb.height, 3);
 }
+
+/** Writes a PNG; 1-channel images stay 1-channel (grey) files. */
+export async function savePng(image: RawImage, path: string): Promise<void> {
+  if (image.channels !== 1) return image.save(path);
+  await image.toSharp().toColourspace('b-w').png().toFile(path);
+}

@@ -7,7 +7,7 @@ import { registerSegGPT } from '../../register.js';
 import { SegGPTImageProcessor } from '../../processors/image_processing_seggpt.js';
 import { BackendError, InputError, SegGPTError } from '../../errors.js';
 import { intOption, listOption, stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
-import { classMapOf, maskImage, overlayImage, type ClassMap } from '../render.js';
+import { classMapOf, maskImage, overlayImage, savePng, type ClassMap } from '../render.js';
 import { resolveModelSource } from '../model_source.js';
 import type { Progress } from '../progress.js';
 
@@ -121,7 +121,8 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
         { prompt_images: prompts.map((p) => p.image), prompt_masks: prompts.map((p) => p.mask), ...(numLabels ? { num_labels: numLabels } : {}) },
       );
       const outputs = await model(inputs, { embedding_type: embeddingType, feature_ensemble: featureEnsemble && prompts.length > 1 ? true : Boolean(args.options['feature-ensemble']) });
-      const [result] = processor.post_process_semantic_segmentation(outputs, [[image.height, image.width]], numLabels ?? undefined);
+      // Every row of a few-shot batch carries the same (ensembled) answer: row 0 is the result.
+      const [result] = processor.post_process_semantic_segmentation(outputs, prompts.map((): [number, number] => [image.height, image.width]), numLabels ?? undefined);
       const map = classMapOf(result.segmentation as unknown as { data: ArrayLike<number>; dims: number[] }, numLabels);
       const summary = await writeResult(outputDir, imagePaths[i], image, map, numLabels, {
         model: modelArg ?? 'seggpt-shapes (bundled demo)',
@@ -194,8 +195,8 @@ async function writeResult(
   const stem = basename(imagePath, extname(imagePath));
   const mask = join(folder, `${stem}_mask.png`);
   const overlay = join(folder, `${stem}_overlay.png`);
-  await maskImage(map, numLabels).save(mask);
-  await overlayImage(image, map).save(overlay);
+  await savePng(maskImage(map, numLabels), mask);
+  await savePng(overlayImage(image, map), overlay);
   const counts = new Map<number, number>();
   for (const id of map.ids) counts.set(id, (counts.get(id) ?? 0) + 1);
   const total = map.ids.length;

@@ -1,0 +1,237 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RawImage } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { SHAPES, TINY } from './support/fixtures.js';
+import { startHubServer, type HubServer } from './support/hub_server.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const EXAMPLES = join(SHAPES, 'examples');
+const TOKEN = 'hf_cliSecretToken0123456789';
+
+let work: string;
+let hub: HubServer;
+let savedCache: string | undefined;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'seggpt-cli-'));
+  savedCache = process.env.SEGGPT_CACHE_DIR;
+  process.env.SEGGPT_CACHE_DIR = join(work, 'cache');
+  hub = await startHubServer({
+    token: TOKEN,
+    repos: {
+      'BAAI/seggpt-tiny': {
+        files: Object.fromEntries(['config.json', 'preprocessor_config.json', 'model.safetensors'].map((f) => [f, join(TINY, f)])),
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await hub?.close();
+  if (savedCache === undefined) delete process.env.SEGGPT_CACHE_DIR;
+  else process.env.SEGGPT_CACHE_DIR = savedCache;
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Runs `seggpt …` in-process, capturing what it prints. */
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string | Uint8Array) => ((stdout += c.toString()), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => ((stderr += c.toString()), true)) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+function iou(a: RawImage, b: RawImage): number {
+  expect([a.channels, b.channels]).toEqual([1, 1]);
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const x = a.data[i] >= 128;
+    const y = b.data[i] >= 128;
+    if (x && y) inter++;
+    if (x || y) union++;
+  }
+  return union ? inter / union : 1;
+}
+
+describe('seggpt (built binary)', () => {
+  test('--help lists the commands; every command has --help', () => {
+    const bin = join(ROOT, 'dist', 'src', 'cli', 'seggpt.js');
+    expect(existsSync(bin)).toBe(true); // `npm test` builds first (pretest)
+    const top = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    expect(top.status).toBe(0);
+    for (const command of ['convert', 'publish', 'segment', 'synthetic']) {
+      expect(top.stdout).toContain(command);
+      const help = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8' });
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: seggpt ${command}`));
+    }
+  });
+
+  test('a bad call prints one line and exits non-zero, without a stack trace', () => {
+    const bin = join(ROOT, 'dist', 'src', 'cli', 'seggpt.js');
+    const result = spawnSync(process.execPath, [bin, 'segment', 'nope.png', '--prompt-image', 'a.png'], { encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^error: .*--prompt-mask/);
+  });
+});
+
+describe('seggpt convert and publish against a hub on loopback', () => {
+  test('convert BAAI/seggpt-tiny downloads, converts and names the base model', async () => {
+    const output = join(work, 'from-hub');
+    const r = await run(['convert', 'BAAI/seggpt-tiny', '--output', output, '--hub-url', hub.url, '--cache-dir', join(work, 'hub-cache'), '--dtype', 'fp32,q4']);
+    expect(r.stderr).not.toMatch(/^error/m);
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(output, 'onnx')).sort()).toEqual(['model.onnx', 'model_q4.onnx']);
+    expect(JSON.parse(readFileSync(join(output, 'config.json'), 'utf8'))._name_or_path).toBe('BAAI/seggpt-tiny');
+  });
+
+  test('a repo that is not on the hub ends with one line naming it', async () => {
+    const r = await run(['convert', 'BAAI/nothing-here', '--output', join(work, 'never'), '--hub-url', hub.url]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/BAAI\/nothing-here/);
+    expect(existsSync(join(work, 'never'))).toBe(false);
+  });
+
+  test('publish uploads the converted folder with a model card, never printing the token', async () => {
+    const r = await run(['publish', join(work, 'from-hub'), '--repo', 'me/seggpt-tiny-onnx', '--hub-url', hub.url, '--token', TOKEN]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
+    const files = hub.filesAt('me/seggpt-tiny-onnx');
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'config.json', 'preprocessor_config.json', 'onnx/model.onnx', 'onnx/model_q4.onnx']));
+    const uploaded = await hub.fileAt('me/seggpt-tiny-onnx', 'onnx/model.onnx');
+    expect(Buffer.compare(uploaded!, readFileSync(join(work, 'from-hub', 'onnx', 'model.onnx')))).toBe(0);
+    const card = (await hub.fileAt('me/seggpt-tiny-onnx', 'README.md'))!.toString();
+    expect(card).toMatch(/library_name: transformers\.js/);
+    expect(card).toMatch(/base_model: BAAI\/seggpt-tiny/);
+  });
+
+  test('publish without a token fails with one line', async () => {
+    const saved = process.env.HF_TOKEN;
+    delete process.env.HF_TOKEN;
+    try {
+      const r = await run(['publish', join(work, 'from-hub'), '--repo', 'me/other', '--hub-url', hub.url]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/token/i);
+    } finally {
+      if (saved !== undefined) process.env.HF_TOKEN = saved;
+    }
+  });
+});
+
+describe('seggpt segment', () => {
+  const examples = JSON.parse(readFileSync(join(EXAMPLES, 'examples.json'), 'utf8')).examples as any[];
+
+  test('segments a demo task with the bundled model as the reference does', async () => {
+    const ex = examples.find((e) => e.name === 'ex1');
+    const output = join(work, 'segment-ex1');
+    const r = await run([
+      'segment',
+      join(EXAMPLES, ex.files.query_image),
+      '--prompt-image',
+      join(EXAMPLES, ex.files.prompt_image),
+      '--prompt-mask',
+      join(EXAMPLES, ex.files.prompt_mask),
+      '--output',
+      output,
+    ]);
+    expect(r.stderr).not.toMatch(/^error/m);
+    expect(r.code).toBe(0);
+    const stem = ex.files.query_image.replace(/\.png$/, '');
+    const mask = await RawImage.read(join(output, `${stem}_mask.png`));
+    const overlay = await RawImage.read(join(output, `${stem}_overlay.png`));
+    const [h, w] = ex.query_size_hw;
+    expect([mask.height, mask.width, overlay.height, overlay.width]).toEqual([h, w, h, w]);
+    // The reference's own binary prediction for this example: a faithful port agrees up to threshold pixels.
+    const reference = await RawImage.read(join(EXAMPLES, ex.files.predicted_mask));
+    expect(iou(mask, reference)).toBeGreaterThan(0.98);
+    const target = await RawImage.read(join(EXAMPLES, ex.files.target_mask));
+    expect(Math.abs(iou(mask, target) - ex.iou)).toBeLessThan(0.02);
+    const summary = JSON.parse(readFileSync(join(output, `${stem}.json`), 'utf8'));
+    expect(summary).toMatchObject({ width: w, height: h, prompts: 1, embedding_type: 'semantic', dtype: 'fp32' });
+  });
+
+  test('few-shot: two prompts use the feature ensemble', async () => {
+    const ex = examples.find((e) => e.name === 'ex6');
+    const output = join(work, 'segment-ex6');
+    const files = ex.files;
+    const r = await run([
+      'segment',
+      join(EXAMPLES, files.query_image),
+      '--prompt-image',
+      join(EXAMPLES, files.prompt_image_0),
+      join(EXAMPLES, files.prompt_image_1),
+      '--prompt-mask',
+      join(EXAMPLES, files.prompt_mask_0),
+      join(EXAMPLES, files.prompt_mask_1),
+      '--output',
+      output,
+    ]);
+    expect(r.code).toBe(0);
+    const stem = files.query_image.replace(/\.png$/, '');
+    const summary = JSON.parse(readFileSync(join(output, `${stem}.json`), 'utf8'));
+    expect(summary).toMatchObject({ prompts: 2, feature_ensemble: true });
+    const mask = await RawImage.read(join(output, `${stem}_mask.png`));
+    const reference = await RawImage.read(join(EXAMPLES, files.predicted_mask));
+    expect(iou(mask, reference)).toBeGreaterThan(0.98);
+  });
+
+  test('--frames propagates each prediction as a prompt for the next frame', async () => {
+    const ex = examples.find((e) => e.name === 'ex3');
+    const frames = join(work, 'frames');
+    mkdirSync(frames);
+    for (let i = 1; i <= 3; i++) copyFileSync(join(EXAMPLES, ex.files.query_image), join(frames, `frame${i}.png`));
+    const output = join(work, 'segment-frames');
+    const r = await run(['segment', '--frames', frames, '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', join(EXAMPLES, ex.files.prompt_mask), '--output', output]);
+    expect(r.code).toBe(0);
+    const prompts = [1, 2, 3].map((i) => JSON.parse(readFileSync(join(output, `frame${i}.json`), 'utf8')).prompts);
+    expect(prompts).toEqual([1, 2, 2]);
+  });
+
+  test('warns when a mask has another aspect ratio than its prompt image', async () => {
+    const ex = examples.find((e) => e.name === 'ex1');
+    const squashed = join(work, 'squashed_mask.png');
+    const mask = await RawImage.read(join(EXAMPLES, ex.files.prompt_mask));
+    await (await mask.resize(mask.width, Math.round(mask.height / 2))).save(squashed);
+    const r = await run(['segment', join(EXAMPLES, ex.files.query_image), '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', squashed, '--output', join(work, 'warn')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: .*aspect ratio/);
+  });
+
+  const notAnImage = () => {
+    const path = join(work, 'not-an-image.png');
+    writeFileSync(path, 'this is text, not a PNG');
+    return path;
+  };
+
+  test.each([
+    ['missing prompt mask', () => ['q.png', '--prompt-image', 'p.png'], /--prompt-mask/],
+    ['count mismatch', () => [join(EXAMPLES, 'ex1_query_image.png'), '--prompt-image', join(EXAMPLES, 'ex1_prompt_image.png'), join(EXAMPLES, 'ex3_prompt_image.png'), '--prompt-mask', join(EXAMPLES, 'ex1_prompt_mask.png')], /2 prompt image\(s\) but 1 prompt mask/],
+    ['missing file', () => [join(work, 'absent.png'), '--prompt-image', join(EXAMPLES, 'ex1_prompt_image.png'), '--prompt-mask', join(EXAMPLES, 'ex1_prompt_mask.png')], /absent\.png does not exist/],
+    ['non-image bytes', () => [notAnImage(), '--prompt-image', join(EXAMPLES, 'ex1_prompt_image.png'), '--prompt-mask', join(EXAMPLES, 'ex1_prompt_mask.png')], /not-an-image\.png is not an image/],
+    ['unknown dtype', () => [join(EXAMPLES, 'ex1_query_image.png'), '--prompt-image', join(EXAMPLES, 'ex1_prompt_image.png'), '--prompt-mask', join(EXAMPLES, 'ex1_prompt_mask.png'), '--dtype', 'fp8'], /unknown --dtype "fp8"/],
+    ['unknown device', () => [join(EXAMPLES, 'ex1_query_image.png'), '--prompt-image', join(EXAMPLES, 'ex1_prompt_image.png'), '--prompt-mask', join(EXAMPLES, 'ex1_prompt_mask.png'), '--device', 'tpu'], /unknown --device "tpu"/],
+    ['not a SegGPT folder', () => [join(EXAMPLES, 'ex1_query_image.png'), '--prompt-image', join(EXAMPLES, 'ex1_prompt_image.png'), '--prompt-mask', join(EXAMPLES, 'ex1_prompt_mask.png'), '--model', EXAMPLES], /not a SegGPT model folder/],
+  ] as const)('%s: one line naming the fix, exit 1', async (_name, args, message) => {
+    const r = await run(['segment', ...args(), '--output', join(work, 'errors')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+});
