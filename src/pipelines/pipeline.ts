@@ -1,0 +1,92 @@
+/**
+ * `pipeline()` with SegGPT: the Transformers.js factory, except that image segmentation with a SegGPT checkpoint
+ * (or the alias 'seggpt') returns a SegGPTImageSegmentationPipeline. Every other call is forwarded untouched.
+ */
+import {
+  AutoConfig,
+  pipeline as transformersPipeline,
+  type AllTasks,
+  type PipelineType,
+  type PretrainedModelOptions,
+} from '@huggingface/transformers';
+
+import { SegGPTConfigError } from '../errors.js';
+import { SegGPTForImageSegmentation } from '../models/modeling_seggpt.js';
+import { SegGPTImageProcessor } from '../processors/image_processing_seggpt.js';
+import { SegGPTImageSegmentationPipeline } from './image_segmentation_seggpt.js';
+
+/** The hub repo (a converted SegGPT model) that the alias 'seggpt' loads; change it with setDefaultSegGPTModel. */
+export let SEGGPT_DEFAULT_MODEL = 'onnx-community/seggpt-vit-large-ONNX';
+
+/** Sets the repo id or local folder that `pipeline('seggpt')` / `pipeline('image-segmentation', 'seggpt')` load. */
+export function setDefaultSegGPTModel(model: string): void {
+  if (typeof model !== 'string' || model.trim() === '') {
+    throw new SegGPTConfigError('setDefaultSegGPTModel: pass a hub repo id or a local folder of a converted SegGPT model');
+  }
+  SEGGPT_DEFAULT_MODEL = model;
+}
+
+export const SEGGPT_ALIAS = 'seggpt';
+
+/** Loads the model (SegGPTForImageSegmentation) and its SegGPTImageProcessor, then builds the pipeline. */
+export async function loadSegGPTPipeline(model: string, options: PretrainedModelOptions = {}): Promise<SegGPTImageSegmentationPipeline> {
+  const [segModel, processor] = await Promise.all([
+    SegGPTForImageSegmentation.from_pretrained(model, options),
+    SegGPTImageProcessor.from_pretrained(model, options),
+  ]);
+  options.progress_callback?.({ status: 'ready', task: 'image-segmentation', model });
+  return new SegGPTImageSegmentationPipeline({ task: 'image-segmentation', model: segModel, processor });
+}
+
+/**
+ * Whether `model`'s config.json says model_type "seggpt". Unreadable configs answer false (the library then reports
+ * its own error); a SegGPT config with bad fields throws SegGPTConfigError.
+ */
+async function isSegGPTCheckpoint(model: string, options: PretrainedModelOptions): Promise<boolean> {
+  const { config, cache_dir, local_files_only, revision } = options;
+  try {
+    const resolved = await AutoConfig.from_pretrained(model, { config, cache_dir, local_files_only, revision });
+    return resolved.model_type === 'seggpt';
+  } catch (error) {
+    if (error instanceof SegGPTConfigError) throw error;
+    return false;
+  }
+}
+
+/**
+ * Builds a pipeline. `task` 'seggpt', or 'image-segmentation' with a SegGPT checkpoint or the model 'seggpt'
+ * (→ SEGGPT_DEFAULT_MODEL), gives a SegGPTImageSegmentationPipeline; everything else is Transformers.js `pipeline()`.
+ *
+ * **Example:**
+ * ```javascript
+ * import { pipeline } from 'transformers-seggpt';
+ *
+ * const segmenter = await pipeline('image-segmentation', '/models/seggpt-vit-large-onnx', { dtype: 'fp16' });
+ * const classifier = await pipeline('image-classification', 'Xenova/vit-base-patch16-224'); // the library's own
+ * ```
+ */
+export async function pipeline(
+  task: 'seggpt',
+  model?: string | null,
+  options?: PretrainedModelOptions,
+): Promise<SegGPTImageSegmentationPipeline>;
+export async function pipeline(
+  task: 'image-segmentation',
+  model?: string | null,
+  options?: PretrainedModelOptions,
+): Promise<SegGPTImageSegmentationPipeline | AllTasks['image-segmentation']>;
+export async function pipeline<T extends PipelineType>(task: T, model?: string | null, options?: PretrainedModelOptions): Promise<AllTasks[T]>;
+export async function pipeline(
+  task: string,
+  model: string | null = null,
+  options: PretrainedModelOptions = {},
+): Promise<unknown> {
+  if (task === SEGGPT_ALIAS) {
+    return loadSegGPTPipeline(model === null || model === SEGGPT_ALIAS ? SEGGPT_DEFAULT_MODEL : model, options);
+  }
+  if (task === 'image-segmentation' && model !== null) {
+    if (model === SEGGPT_ALIAS) return loadSegGPTPipeline(SEGGPT_DEFAULT_MODEL, options);
+    if (await isSegGPTCheckpoint(model, options)) return loadSegGPTPipeline(model, options);
+  }
+  return transformersPipeline(task as PipelineType, model ?? undefined, options);
+}

@@ -1,0 +1,130 @@
+/**
+ * Teaches Transformers.js' Auto classes about SegGPT. Transformers.js 4.3.1 has no registration API and keeps its
+ * class tables module-private, so this hooks in only through exported objects:
+ *
+ * 1. adds `'seggpt' → 'PreTrainedModel'` to the image-segmentation registry Map (reached through
+ *    `AutoModelForImageSegmentation.MODEL_CLASS_MAPPINGS`), the way the library registers its own custom
+ *    architectures: `supports('seggpt')` becomes true and file resolution stops warning about an unknown type;
+ * 2. wraps the static `from_pretrained` of AutoConfig, AutoModel, AutoModelForImageSegmentation, AutoImageProcessor
+ *    and AutoProcessor: SegGPT checkpoints get our classes, every other checkpoint goes to the original method;
+ * 3. wraps `ImageSegmentationPipeline.prototype._call` so the library's own `pipeline()` runs SegGPT models through
+ *    our segmentation (other models: the original `_call`).
+ */
+import {
+  AutoConfig,
+  AutoImageProcessor,
+  AutoModel,
+  AutoModelForImageSegmentation,
+  AutoProcessor,
+  ImageProcessor,
+  ImageSegmentationPipeline,
+  PretrainedConfig,
+  Processor,
+} from '@huggingface/transformers';
+
+import { SegGPTConfig } from './configs/seggpt_config.js';
+import { SegGPTForImageSegmentation, SegGPTModel, SegGPTPreTrainedModel } from './models/modeling_seggpt.js';
+import { segmentWithSegGPT } from './pipelines/seggpt_segment.js';
+import { SegGPTImageProcessor } from './processors/image_processing_seggpt.js';
+
+export const SEGGPT_MODEL_TYPE = 'seggpt';
+export const SEGGPT_IMAGE_PROCESSOR_TYPE = 'SegGptImageProcessor';
+
+// Marks the Transformers.js instance (not this module), so two copies of this package never wrap twice.
+const REGISTERED = Symbol.for('transformers-seggpt.registered');
+
+type AnyFunction = (this: unknown, ...args: any[]) => any;
+
+/** Replaces a static/prototype method, keeping its name; `wrap` receives the original. */
+function wrapMethod(target: object, name: string, wrap: (original: AnyFunction) => AnyFunction): void {
+  const original = (target as Record<string, AnyFunction>)[name];
+  const wrapped = wrap(original);
+  Object.defineProperty(wrapped, 'name', { value: name });
+  Object.defineProperty(target, name, { value: wrapped, writable: true, configurable: true, enumerable: false });
+}
+
+function isSegGPTConfig(config: unknown): boolean {
+  return typeof config === 'object' && config !== null && (config as { model_type?: unknown }).model_type === SEGGPT_MODEL_TYPE;
+}
+
+function isSegGPTPreprocessor(json: Record<string, unknown>): boolean {
+  const type = json.image_processor_type ?? json.feature_extractor_type;
+  return typeof type === 'string' && type.replace(/Fast$/, '') === SEGGPT_IMAGE_PROCESSOR_TYPE;
+}
+
+/** Holds the raw JSON: `ImageProcessor.from_pretrained` fetches preprocessor_config.json and calls `new this(json)`. */
+class PreprocessorJSON {
+  constructor(readonly json: Record<string, unknown>) {}
+}
+
+/** Reads preprocessor_config.json with the library's own hub code (env, cache, revision, local_files_only, progress). */
+async function readPreprocessorConfig(id: string, options: unknown): Promise<Record<string, unknown>> {
+  const holder = (await (ImageProcessor.from_pretrained as AnyFunction).call(PreprocessorJSON, id, options)) as PreprocessorJSON;
+  return holder.json ?? {};
+}
+
+function registerModelType(): void {
+  const mapping = AutoModelForImageSegmentation.MODEL_CLASS_MAPPINGS?.[0];
+  if (mapping instanceof Map && !mapping.has(SEGGPT_MODEL_TYPE)) mapping.set(SEGGPT_MODEL_TYPE, 'PreTrainedModel');
+}
+
+function hookAutoConfig(): void {
+  wrapMethod(AutoConfig, 'from_pretrained', (original) => async function (this: unknown, id: string, ...rest: unknown[]) {
+    const config = await original.call(this, id, ...rest);
+    if (!isSegGPTConfig(config) || config instanceof SegGPTConfig) return config;
+    return new SegGPTConfig(config, `${id}/config.json`);
+  });
+}
+
+function hookAutoModel(auto: object, segClass: typeof SegGPTPreTrainedModel): void {
+  wrapMethod(auto, 'from_pretrained', (original) => async function (this: unknown, id: string, options: Record<string, unknown> = {}) {
+    const config = (await AutoConfig.from_pretrained(id, options)) as PretrainedConfig;
+    if (isSegGPTConfig(config)) return segClass.from_pretrained(id, { ...options, config });
+    return original.call(this, id, { ...options, config });
+  });
+}
+
+function hookProcessors(): void {
+  wrapMethod(AutoImageProcessor, 'from_pretrained', (original) => async function (this: unknown, id: string, options: unknown = {}) {
+    const json = await readPreprocessorConfig(id, options);
+    if (isSegGPTPreprocessor(json)) return new SegGPTImageProcessor(json);
+    return original.call(this, id, options);
+  });
+  wrapMethod(AutoProcessor, 'from_pretrained', (original) => async function (this: unknown, id: string, options: unknown = {}) {
+    const json = await readPreprocessorConfig(id, options);
+    if (isSegGPTPreprocessor(json)) return new Processor({}, { image_processor: new SegGPTImageProcessor(json) }, null);
+    return original.call(this, id, options);
+  });
+}
+
+function hookImageSegmentationPipeline(): void {
+  wrapMethod(ImageSegmentationPipeline.prototype, '_call', (original) => function (this: unknown, images: unknown, ...rest: unknown[]) {
+    const self = this as { model?: unknown; processor?: unknown };
+    if (self.model instanceof SegGPTPreTrainedModel) {
+      return segmentWithSegGPT(self.model, self.processor, images as never, rest[0] as never);
+    }
+    return original.call(this, images, ...rest);
+  });
+}
+
+/**
+ * Makes AutoConfig, AutoModel, AutoModelForImageSegmentation, AutoImageProcessor, AutoProcessor and the library's
+ * `pipeline('image-segmentation', …)` handle SegGPT checkpoints (model_type 'seggpt', image_processor_type
+ * 'SegGptImageProcessor'). Idempotent; `import 'transformers-seggpt'` calls it. Other model types resolve as before.
+ */
+export function registerSegGPT(): void {
+  const marker = AutoConfig as unknown as Record<symbol, unknown>;
+  if (marker[REGISTERED]) return;
+  registerModelType();
+  hookAutoConfig();
+  hookAutoModel(AutoModel, SegGPTModel);
+  hookAutoModel(AutoModelForImageSegmentation, SegGPTForImageSegmentation);
+  hookProcessors();
+  hookImageSegmentationPipeline();
+  Object.defineProperty(marker, REGISTERED, { value: true });
+}
+
+/** Whether registerSegGPT has run on this Transformers.js instance. */
+export function isSegGPTRegistered(): boolean {
+  return Boolean((AutoConfig as unknown as Record<symbol, unknown>)[REGISTERED]);
+}

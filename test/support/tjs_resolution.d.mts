@@ -1,0 +1,2 @@
+/** How Transformers.js' Auto classes resolve one repo folder (see tjs_resolution.mjs). */
+export function describeResolution(dir: string): Promise<Record<string, unknown>>;
