@@ -25,6 +25,7 @@ export {
   type SegGPTImageProcessorCallOptions,
   type SegGPTImageProcessorResult,
 } from './processors/image_processing_seggpt.js';
+export { SegGPTProcessor } from './processors/processing_seggpt.js';
 export type { SegGPTImageInput, SegGPTImageInputs } from './processors/seggpt_inputs.js';
 export type { SegGPTSemanticSegmentation, TargetSize } from './processors/seggpt_postprocess.js';
 export type { SegGPTLabelMap } from './processors/seggpt_label_maps.js';

@@ -26,6 +26,7 @@ import { SegGPTConfig } from './configs/seggpt_config.js';
 import { SegGPTForImageSegmentation, SegGPTModel, SegGPTPreTrainedModel } from './models/modeling_seggpt.js';
 import { segmentWithSegGPT } from './pipelines/seggpt_segment.js';
 import { SegGPTImageProcessor } from './processors/image_processing_seggpt.js';
+import { SegGPTProcessor } from './processors/processing_seggpt.js';
 
 export const SEGGPT_MODEL_TYPE = 'seggpt';
 export const SEGGPT_IMAGE_PROCESSOR_TYPE = 'SegGptImageProcessor';
@@ -76,10 +77,28 @@ function hookAutoConfig(): void {
   });
 }
 
-function hookAutoModel(auto: object, segClass: typeof SegGPTPreTrainedModel): void {
+/** SegGPT classes by the architecture names of hub configs. */
+const ARCHITECTURES: Record<string, typeof SegGPTPreTrainedModel> = {
+  SegGptModel: SegGPTModel,
+  SegGptForImageSegmentation: SegGPTForImageSegmentation,
+};
+
+/**
+ * AutoModel follows the checkpoint's `architectures` (hub SegGPT configs name SegGptForImageSegmentation, so AutoModel
+ * returns the model with its decoder, as Transformers.js does for SAM); AutoModelForImageSegmentation always does.
+ */
+function classFor(config: PretrainedConfig, fallback: typeof SegGPTPreTrainedModel): typeof SegGPTPreTrainedModel {
+  const architecture = (config as { architectures?: unknown }).architectures;
+  return (Array.isArray(architecture) && ARCHITECTURES[architecture[0] as string]) || fallback;
+}
+
+function hookAutoModel(auto: object, fallback: typeof SegGPTPreTrainedModel, followArchitectures: boolean): void {
   wrapMethod(auto, 'from_pretrained', (original) => async function (this: unknown, id: string, options: Record<string, unknown> = {}) {
     const config = (await AutoConfig.from_pretrained(id, options)) as PretrainedConfig;
-    if (isSegGPTConfig(config)) return segClass.from_pretrained(id, { ...options, config });
+    if (isSegGPTConfig(config)) {
+      const segClass = followArchitectures ? classFor(config, fallback) : fallback;
+      return segClass.from_pretrained(id, { ...options, config });
+    }
     return original.call(this, id, { ...options, config });
   });
 }
@@ -92,7 +111,7 @@ function hookProcessors(): void {
   });
   wrapMethod(AutoProcessor, 'from_pretrained', (original) => async function (this: unknown, id: string, options: unknown = {}) {
     const json = await readPreprocessorConfig(id, options);
-    if (isSegGPTPreprocessor(json)) return new Processor({}, { image_processor: new SegGPTImageProcessor(json) }, null);
+    if (isSegGPTPreprocessor(json)) return new SegGPTProcessor(new SegGPTImageProcessor(json));
     return original.call(this, id, options);
   });
 }
@@ -117,8 +136,8 @@ export function registerSegGPT(): void {
   if (marker[REGISTERED]) return;
   registerModelType();
   hookAutoConfig();
-  hookAutoModel(AutoModel, SegGPTModel);
-  hookAutoModel(AutoModelForImageSegmentation, SegGPTForImageSegmentation);
+  hookAutoModel(AutoModel, SegGPTModel, true);
+  hookAutoModel(AutoModelForImageSegmentation, SegGPTForImageSegmentation, false);
   hookProcessors();
   hookImageSegmentationPipeline();
   Object.defineProperty(marker, REGISTERED, { value: true });

@@ -79,8 +79,9 @@ describe('SegGPT checkpoints', () => {
     expect(config).toBeInstanceOf(T.PretrainedConfig);
     expect(config['transformers.js_config']).toEqual({ dtype: 'fp32' });
 
+    // The converted config names SegGptForImageSegmentation (as hub configs do): AutoModel follows it.
     const encoder = await T.AutoModel.from_pretrained(seggptDir);
-    expect(encoder).toBeInstanceOf(SegGPTModel);
+    expect(encoder).toBeInstanceOf(SegGPTForImageSegmentation);
     expect(encoder.config).toBeInstanceOf(SegGPTConfig);
     const segmenter = await T.AutoModelForImageSegmentation.from_pretrained(seggptDir);
     expect(segmenter).toBeInstanceOf(SegGPTForImageSegmentation);
