@@ -101,7 +101,8 @@ export function resolvePreprocessSettings(
       );
     }
   }
-  const pick = (key: (typeof OVERRIDE_KEYS)[number]): unknown => (options[key] === undefined ? undefined : options[key]);
+  // As in HF, an override left out or set to null (Python None) falls back to the config value.
+  const pick = (key: (typeof OVERRIDE_KEYS)[number]): unknown => (options[key] === null ? undefined : options[key]);
 
   const settings: SegGPTPreprocessSettings = {
     do_resize: config.do_resize,
