@@ -10,6 +10,7 @@ import type { Tensor as OrtTensor } from 'onnxruntime-common';
 
 import type { SegGPTConfig } from '../configs/seggpt_config.js';
 import { BackendError, CheckpointError } from '../errors.js';
+import { explainBackendError } from '../utils/backend_errors.js';
 
 /** The ONNX Runtime session as Transformers.js keeps it in `model.sessions.model`. */
 interface OrtSession {
@@ -37,6 +38,8 @@ export async function loadSegGPTSessions(
 }
 
 function describeLoadError(id: string, options: PretrainedModelOptions, error: unknown): Error {
+  const explained = explainBackendError(error, { device: options.device as string | undefined, dtype: options.dtype as string | undefined, model: id });
+  if (explained) return explained;
   const message = error instanceof Error ? error.message : String(error);
   const file = `${options.subfolder ?? 'onnx'}/${options.model_file_name ?? 'model'}*.onnx`;
   if (error instanceof ModelFileNotFoundError || /could not locate file|not found|no such file|ENOENT|Local file missing/i.test(message)) {
@@ -93,9 +96,10 @@ export async function runSegGPTSession(
       result = await session.run(ortFeeds, outputs);
     }
   } catch (error) {
-    throw new BackendError(`SegGPT: ONNX Runtime failed to run the model: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    throw (
+      explainBackendError(error) ??
+      new BackendError(`SegGPT: ONNX Runtime failed to run the model: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    );
   }
   const picked: Record<string, Tensor> = {};
   for (const name of outputs) {
