@@ -1,0 +1,117 @@
+/**
+ * `window.seggptDemo`: a small API for automated tests (and the curious, from the console). Arrays travel as base64
+ * of their little-endian bytes so they cross `page.evaluate` exactly and quickly.
+ */
+import type { DemoApp, RunSettings } from './app.js';
+import { base64ToFloat32, bytesToBase64 } from './base64.js';
+import { loadSegGPT, type EmbeddingType, type ModelChoice } from './runner.js';
+import { Tensor } from './seggpt.js';
+
+export interface EncodedTensor {
+  dims: number[];
+  /** base64 of the float32 values */
+  data: string;
+}
+
+export interface RunModelRequest extends ModelChoice {
+  inputs: { pixel_values: EncodedTensor; prompt_pixel_values: EncodedTensor; prompt_masks: EncodedTensor };
+  embedding_type?: EmbeddingType;
+  feature_ensemble?: boolean;
+}
+
+export type Failure = { ok: false; error: { name: string; message: string } };
+
+export type RunModelResult = { ok: true; pred_masks: EncodedTensor; run_seconds: number } | Failure;
+
+export interface RunCaseRequest extends RunSettings {
+  /** An example task to load first (e.g. 'ex3'); without it the inputs on the page are used. */
+  example?: string;
+}
+
+export type RunCaseResult =
+  | {
+      ok: true;
+      width: number;
+      height: number;
+      /** base64 of the post-processed values (uint8, 0–255) */
+      segmentation: string;
+      /** base64 of the 0/1 mask (uint8) */
+      mask: string;
+      run_seconds: number;
+      iou_target: number | null;
+    }
+  | Failure;
+
+export interface SeggptDemoHook {
+  /** Resolves once the page has loaded its examples and the first one. */
+  ready: Promise<void>;
+  /** The full page path, exactly like pressing Run: processor → model → post-processing → overlay. */
+  runCase(request: RunCaseRequest): Promise<RunCaseResult>;
+  /** The model class alone on given processor outputs (e.g. a fixture's stored arrays). */
+  runModel(request: RunModelRequest): Promise<RunModelResult>;
+  /** WebGPU adapter features, or null when the browser offers no adapter. */
+  webgpuFeatures(): Promise<string[] | null>;
+}
+
+function failure(error: unknown): Failure {
+  return {
+    ok: false,
+    error: { name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) },
+  };
+}
+
+export function installTestHook(app: DemoApp, ready: Promise<void>): SeggptDemoHook {
+  const hook: SeggptDemoHook = {
+    ready,
+
+    async runCase(request) {
+      try {
+        await ready;
+        if (request.example) await app.loadExample(request.example);
+        app.applySettings(request);
+      } catch (error) {
+        return failure(error);
+      }
+      const outcome = await app.run();
+      if (!outcome.ok) return outcome;
+      return {
+        ok: true,
+        width: outcome.width,
+        height: outcome.height,
+        segmentation: bytesToBase64(Uint8Array.from(outcome.segmentation)),
+        mask: bytesToBase64(outcome.mask),
+        run_seconds: outcome.run_seconds,
+        iou_target: outcome.iou_target,
+      };
+    },
+
+    async runModel(request) {
+      try {
+        const { model } = await loadSegGPT({ model: request.model, device: request.device, dtype: request.dtype });
+        const tensor = (t: EncodedTensor) => new Tensor('float32', base64ToFloat32(t.data), t.dims);
+        const inputs = {
+          pixel_values: tensor(request.inputs.pixel_values),
+          prompt_pixel_values: tensor(request.inputs.prompt_pixel_values),
+          prompt_masks: tensor(request.inputs.prompt_masks),
+        };
+        const started = performance.now();
+        const { pred_masks } = await model(inputs, {
+          embedding_type: request.embedding_type ?? null,
+          feature_ensemble: request.feature_ensemble ?? null,
+        });
+        const run_seconds = (performance.now() - started) / 1000;
+        return { ok: true, pred_masks: { dims: pred_masks.dims, data: bytesToBase64(pred_masks.data as Float32Array) }, run_seconds };
+      } catch (error) {
+        return failure(error);
+      }
+    },
+
+    async webgpuFeatures() {
+      const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
+      const adapter = gpu ? await gpu.requestAdapter() : null;
+      return adapter ? [...adapter.features].sort() : null;
+    },
+  };
+  (window as unknown as { seggptDemo: SeggptDemoHook }).seggptDemo = hook;
+  return hook;
+}
