@@ -14,7 +14,8 @@
  * Graph inputs and outputs are float32 in every variant.
  */
 import { DataType, type Graph } from './onnx/graph.js';
-import { add, layerNorm, matmul, toFloat16Bits } from './onnx/ops.js';
+import { toFloat16Array, toFloat16Bits } from './float16.js';
+import { add, layerNorm, matmul } from './onnx/ops.js';
 import { quantizeBlockwise4, quantizePerChannel8, sharedParts } from './quantize.js';
 import type { WeightReader } from './seggpt_graph.js';
 
@@ -68,12 +69,6 @@ export function transposed(w: Float32Array, out: number, inFeatures: number): Fl
     for (let i = 0; i < inFeatures; i++) t[i * out + o] = w[row + i];
   }
   return t;
-}
-
-export function toFloat16Array(a: Float32Array): Uint16Array {
-  const out = new Uint16Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = toFloat16Bits(a[i]);
-  return out;
 }
 
 export function makePlan(spec: PlanSpec): WeightPlan {

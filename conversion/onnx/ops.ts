@@ -1,5 +1,6 @@
 /** Small emitters for common ONNX patterns, so the model builder reads like the module tree. */
 import { DataType, type Graph } from './graph.js';
+import { toFloat16Bits } from '../float16.js';
 
 export function reshape(g: Graph, x: string, shape: number[], name: string): string {
   return g.node('Reshape', [x, g.int64s(`${name}.shape`, shape)], {}, { name });
@@ -80,30 +81,4 @@ export function scalar(g: Graph, name: string, value: number, floatType: DataTyp
   return g.scalarFloat(name, value);
 }
 
-/** IEEE 754 binary16 bits of a number, round to nearest even (as numpy's astype(float16)). */
-export function toFloat16Bits(value: number): number {
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  f32[0] = value;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let h = mant >>> shift;
-    if (rest > half || (rest === half && h & 1)) h++;
-    return sign | h;
-  }
-  const rest = mant & 0x1fff;
-  let h = (e << 10) | (mant >>> 13);
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
+export { toFloat16Bits } from '../float16.js';

@@ -1,0 +1,52 @@
+/** float32 → IEEE 754 binary16, round to nearest even (as numpy's astype(float16) and onnxruntime's casts). */
+
+/** binary16 bits of the float32 with bit pattern `x`. */
+export function float32BitsToFloat16(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && h & 1)) h++;
+    return sign | h;
+  }
+  const rest = mant & 0x1fff;
+  let h = (e << 10) | (mant >>> 13);
+  // A carry out of the mantissa correctly bumps the exponent (up to infinity).
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+export function toFloat16Bits(value: number): number {
+  scratch[0] = value;
+  return float32BitsToFloat16(scratchBits[0]);
+}
+
+/** Converts a whole tensor without per-element allocations (370 M weights in a few seconds). */
+export function toFloat16Array(a: Float32Array): Uint16Array {
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const out = new Uint16Array(a.length);
+  for (let i = 0; i < bits.length; i++) out[i] = float32BitsToFloat16(bits[i]);
+  return out;
+}
+
+/** binary16 bits → number (exact). */
+export function float16BitsToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
