@@ -306,10 +306,13 @@ async function decoder(ctx: Ctx, prefix: string, intermediates: string[]): Promi
   const { gh, gw, p } = geo;
   const d = config.decoder_hidden_size;
   const features = intermediates.length === 1 ? intermediates[0] : concat(g, intermediates, -1, `${prefix}.features`);
-  const embedded = plan.linear(g, features, `${prefix}.decoder_embed`, ctx.weights, geo.hidden * intermediates.length, p * p * d, true);
-  // [B, gh, gw, p·p·d] → [B, gh, gw, p, p, d] → [B, d, gh, p, gw, p] → [B, d, gh·p, gw·p]
-  const grid = reshape(g, embedded, [-1, gh, gw, p, p, d], `${prefix}.patches`);
-  const image = reshape(g, transpose(g, grid, [0, 5, 1, 3, 2, 4], `${prefix}.unpatchify`), [-1, d, gh * p, gw * p], `${prefix}.image`);
+  // The reference reshapes decoder_embed's output as (p, p, d) per patch. Its output features are reordered here
+  // to (d, p, p) at build time, so unpatchifying moves contiguous rows of p values instead of single floats.
+  const embedWeights = channelsFirstDecoderEmbed(ctx.weights, `${prefix}.decoder_embed`, p, d);
+  const embedded = plan.linear(g, features, `${prefix}.decoder_embed`, embedWeights, geo.hidden * intermediates.length, p * p * d, true);
+  // [B, gh, gw, d·p·p] → [B, gh, gw, d, p, p] → [B, d, gh, p, gw, p] → [B, d, gh·p, gw·p]
+  const grid = reshape(g, embedded, [-1, gh, gw, d, p, p], `${prefix}.patches`);
+  const image = reshape(g, transpose(g, grid, [0, 3, 1, 4, 2, 5], `${prefix}.unpatchify`), [-1, d, gh * p, gw * p], `${prefix}.image`);
 
   const head = `${prefix}.decoder_pred`;
   const conv = plan.conv(g, image, `${head}.conv`, ctx.weights, [d, d, 3, 3], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
@@ -321,6 +324,26 @@ async function decoder(ctx: Ctx, prefix: string, intermediates: string[]): Promi
   // The 1×1 head (weight [3, d, 1, 1], the same bytes as a Linear) is tiny and sets the answer's colours: kept float.
   const rgb = plan.linear(g, act, `${head}.head`, ctx.weights, d, 3, true, { keepFloat: true });
   return transpose(g, rgb, [0, 3, 1, 2], `${head}.nchw`);
+}
+
+/** decoder_embed with its output features permuted from (p1, p2, c) order to (c, p1, p2); other tensors pass through. */
+function channelsFirstDecoderEmbed(weights: WeightReader, prefix: string, p: number, d: number): WeightReader {
+  const outFeatures = p * p * d;
+  // new index c·p² + i·p + j ← reference index (i·p + j)·d + c
+  const source = new Int32Array(outFeatures);
+  for (let c = 0; c < d; c++) for (let ij = 0; ij < p * p; ij++) source[c * p * p + ij] = ij * d + c;
+  const permuteRows = (a: Float32Array) => {
+    const rowLength = a.length / outFeatures;
+    const out = new Float32Array(a.length);
+    for (let row = 0; row < outFeatures; row++) out.set(a.subarray(source[row] * rowLength, (source[row] + 1) * rowLength), row * rowLength);
+    return out;
+  };
+  return {
+    async readFloat32(name: string) {
+      const tensor = await weights.readFloat32(name);
+      return name === `${prefix}.weight` || name === `${prefix}.bias` ? permuteRows(tensor) : tensor;
+    },
+  };
 }
 
 function bytes(a: Float32Array): Uint8Array {
