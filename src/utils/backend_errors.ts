@@ -34,8 +34,8 @@ const CUDA_INSTALL_FIX =
   "onnxruntime-node's npm package does not contain its CUDA execution provider: its install script downloads it, and this " +
   'install skipped that step (`onnxruntime-node-install=skip` in .npmrc, or ONNXRUNTIME_NODE_INSTALL=skip). Fix: ' +
   '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (the environment variable wins over .npmrc; the older ' +
-  'ONNXRUNTIME_NODE_INSTALL_CUDA=v12 only works without the skip), which needs access to api.nuget.org and a CUDA 12 + ' +
-  "cuDNN 9 runtime on the machine (see the README, \"GPU in Node\"). Or use device: 'cpu' (or 'webgpu')";
+  'ONNXRUNTIME_NODE_INSTALL_CUDA=v12 only works without the skip), which downloads the provider from outside the npm registry and needs a CUDA 12 + ' +
+  "cuDNN 9 runtime on the machine (see the README, \"Devices\"). Or use device: 'cpu' (or 'webgpu')";
 
 /**
  * A BackendError with the fix when `error` has a recognised cause, else null. Recognised:
