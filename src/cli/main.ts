@@ -8,28 +8,16 @@ import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.j
 import { createProgress, type Progress } from './progress.js';
 
 interface Command {
-  spec: () => Promise<CommandSpec>;
+  spec: CommandSpec;
   run: (args: ParsedArgs, progress: Progress) => Promise<void>;
 }
 
 // Commands are imported on use so `seggpt convert` never loads the inference stack.
-const COMMANDS: Record<string, Command> = {
-  convert: {
-    spec: async () => (await import('./commands/convert.js')).convertSpec,
-    run: async (a, p) => (await import('./commands/convert.js')).runConvert(a, p),
-  },
-  publish: {
-    spec: async () => (await import('./commands/publish.js')).publishSpec,
-    run: async (a, p) => (await import('./commands/publish.js')).runPublish(a, p),
-  },
-  segment: {
-    spec: async () => (await import('./commands/segment.js')).segmentSpec,
-    run: async (a, p) => (await import('./commands/segment.js')).runSegment(a, p),
-  },
-  synthetic: {
-    spec: async () => (await import('./commands/synthetic.js')).syntheticSpec,
-    run: async (a, p) => (await import('./commands/synthetic.js')).runSynthetic(a, p),
-  },
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  convert: async () => import('./commands/convert.js').then((m) => ({ spec: m.convertSpec, run: m.runConvert })),
+  publish: async () => import('./commands/publish.js').then((m) => ({ spec: m.publishSpec, run: m.runPublish })),
+  segment: async () => import('./commands/segment.js').then((m) => ({ spec: m.segmentSpec, run: m.runSegment })),
+  synthetic: async () => import('./commands/synthetic.js').then((m) => ({ spec: m.syntheticSpec, run: m.runSynthetic })),
 };
 
 function version(): string {
@@ -63,12 +51,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(version() + '\n');
       return 0;
     }
-    const command = COMMANDS[name];
-    if (!command) {
+    const load = COMMANDS[name];
+    if (!load) {
       process.stderr.write(`error: unknown command "${name}": run seggpt --help for the list of commands\n`);
       return 2;
     }
-    const spec = await command.spec();
+    const command = await load();
+    const spec = command.spec;
     const args = parseArgs(spec, commandArgs);
     if (args.options.help) {
       process.stdout.write(helpText(spec) + '\n');

@@ -4,19 +4,14 @@ import { isResampleId, type ResampleId } from '../utils/pixel_buffer.js';
 import { MAX_NUM_LABELS } from './seggpt_palette.js';
 
 /** The settings one preprocessing call runs with: the config, overridden by the call's options. */
-export interface SegGPTPreprocessSettings {
-  do_resize: boolean;
-  size: { height: number; width: number };
+export type SegGPTPreprocessSettings = Pick<
+  SegGPTPreprocessorConfigFields,
+  'do_resize' | 'size' | 'do_rescale' | 'rescale_factor' | 'do_normalize' | 'image_mean' | 'image_std' | 'do_convert_rgb'
+> & {
   /** Filter for query and prompt images; prompt masks always use NEAREST. */
   resample: ResampleId;
-  do_rescale: boolean;
-  rescale_factor: number;
-  do_normalize: boolean;
-  image_mean: [number, number, number];
-  image_std: [number, number, number];
-  do_convert_rgb: boolean;
   num_labels: number | null;
-}
+};
 
 /** Per-call overrides, named as in HF `SegGptImageProcessor.preprocess`. */
 export interface SegGPTPreprocessOverrides {
