@@ -92,7 +92,7 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
     dtype: dtype as 'fp32',
     device: device as 'cpu',
     progress_callback: (e: { status?: string; file?: string; loaded?: number; total?: number }) => {
-      if (e.status === 'progress' && e.file) progress.update(`download ${e.file}`, e.loaded ?? 0, e.total);
+      if (e.status === 'progress' && e.file) progress.update(`loading ${e.file}`, e.loaded ?? 0, e.total);
     },
   };
   let processor: SegGPTImageProcessor;
