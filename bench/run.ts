@@ -1,12 +1,13 @@
 /**
- * Full-size benchmark: `npm run build && npm run bench [-- --runs 3 --warmups 1 --dtypes all --out BENCHMARKS.md]`.
+ * Full-size benchmark: `npm run build && npm run bench [-- --runs 3 --warmups 1 --dtypes all --out BENCHMARKS.md
+ * --json results.json]`; `--from-json results.json` re-renders a saved run.
  *
  * Builds (or reuses) the synthetic ViT-L checkpoint, measures the fp32 conversion, then for each precision
  * variant converts it, times a session and one 448×448 single-prompt call and compares pred_masks — each step
  * in its own child process, one at a time, deleting each variant once measured (peak disk ≈ 2 models). Prints
  * a table with targets and writes BENCHMARKS.md. Timings are reported, never asserted.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +16,7 @@ import { parseSegGPTConfig } from '../src/configs/seggpt_config_fields.js';
 import { vitLargeFixture, tinyFixture } from './fixtures_path.js';
 import { segGPTFlops } from './flops.js';
 import { load1, machineFacts } from './machine.js';
-import { consoleReport, markdownReport, type BenchResults, type VariantResult } from './report.js';
+import { QUIET_CPU_SHARE, consoleReport, markdownReport, withForeignSections, type BenchResults, type VariantResult } from './report.js';
 import { ensureSyntheticCheckpoint } from './synthetic_cache.js';
 import { runWorker } from './worker_io.js';
 import type { ConvertArgs, ConvertMeasurement } from './workers/convert.js';
@@ -32,8 +33,26 @@ const MEM_PATTERN_DTYPES = ['fp32', 'q8'];
 /** The single-prompt 448×448 case every variant runs. */
 const CASE = '01_single_binary_semantic';
 
+/** Attempts per inference measurement while other processes take the cores. */
+const MAX_ATTEMPTS = 3;
+
 function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
+}
+
+/**
+ * Runs the inference worker, again (up to MAX_ATTEMPTS) while its CPU share shows that other processes took the
+ * cores; keeps the least contended attempt.
+ */
+async function inferQuietly(args: InferArgs): Promise<InferMeasurement & { peak_rss_bytes: number }> {
+  let best: (InferMeasurement & { peak_rss_bytes: number }) | undefined;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const result = await runWorker<InferMeasurement>('infer', args);
+    if (!best || result.cpu_share > best.cpu_share) best = result;
+    if (result.cpu_share >= QUIET_CPU_SHARE) break;
+    if (attempt < MAX_ATTEMPTS) log(`  CPU share ${(result.cpu_share * 100).toFixed(0)} %: other processes took the cores, measuring again`);
+  }
+  return best!;
 }
 
 function options() {
@@ -44,6 +63,7 @@ function options() {
       dtypes: { type: 'string', default: 'all' },
       out: { type: 'string', default: 'BENCHMARKS.md' },
       json: { type: 'string' },
+      'from-json': { type: 'string' },
       'matmul-size': { type: 'string', default: '2048' },
     },
   });
@@ -58,12 +78,24 @@ function options() {
     dtypes: ALL_DTYPES.filter((d) => dtypes.includes(d)),
     out: resolve(values.out),
     json: values.json ? resolve(values.json) : undefined,
+    fromJson: values['from-json'] ? resolve(values['from-json']) : undefined,
     matmul: Number(values['matmul-size']),
   };
 }
 
+/** Prints the report and writes BENCHMARKS.md (keeping other benchmarks' sections) and, if asked, the raw JSON. */
+async function publish(results: BenchResults, opts: ReturnType<typeof options>): Promise<void> {
+  console.log(consoleReport(results));
+  const previous = existsSync(opts.out) ? await readFile(opts.out, 'utf8') : undefined;
+  await writeFile(opts.out, withForeignSections(markdownReport(results), previous));
+  if (opts.json) await writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${opts.out}`);
+}
+
 async function main(): Promise<void> {
   const opts = options();
+  // --from-json: re-render the report of an earlier run (saved with --json) without measuring.
+  if (opts.fromJson) return publish(JSON.parse(await readFile(opts.fromJson, 'utf8')) as BenchResults, opts);
   const started = performance.now();
   const machine = machineFacts();
   const loadStart = load1();
@@ -110,7 +142,6 @@ async function main(): Promise<void> {
       const result: VariantResult = { dtype, file, convert };
       variants.push(result);
       log(`infer ${dtype} (${opts.warmups} warm-up + ${opts.runs} runs) …`);
-      result.load = load1();
       try {
         const inferArgs: InferArgs = {
           model: join(output, 'onnx', file),
@@ -123,13 +154,13 @@ async function main(): Promise<void> {
           save_pred: dtype === 'fp32' ? fp32Pred : undefined,
           fp32_pred: dtype === 'fp32' ? undefined : fp32Pred,
         };
-        result.infer = await runWorker<InferMeasurement>('infer', inferArgs);
+        result.infer = await inferQuietly(inferArgs);
         if (dtype === 'fp32') await measureRoof();
         const i = result.infer;
         log(`  create ${i.create_seconds.toFixed(1)} s, median ${i.median_seconds.toFixed(2)} s, peak RSS ${(i.peak_rss_bytes / 1e9).toFixed(2)} GB, max abs vs ref ${i.vs_reference.max_abs.toExponential(2)}`);
         if (MEM_PATTERN_DTYPES.includes(dtype)) {
           log(`infer ${dtype} again with enableMemPattern: true …`);
-          result.mem_pattern = await runWorker<InferMeasurement>('infer', { ...inferArgs, save_pred: undefined, session_overrides: { enableMemPattern: true } } satisfies InferArgs);
+          result.mem_pattern = await inferQuietly({ ...inferArgs, save_pred: undefined, session_overrides: { enableMemPattern: true } });
           log(`  median ${result.mem_pattern.median_seconds.toFixed(2)} s, peak RSS ${(result.mem_pattern.peak_rss_bytes / 1e9).toFixed(2)} GB`);
         }
       } catch (error) {
@@ -169,10 +200,7 @@ async function main(): Promise<void> {
     prepost,
     total_seconds: (performance.now() - started) / 1000,
   };
-  console.log(consoleReport(results));
-  await writeFile(opts.out, markdownReport(results));
-  if (opts.json) await writeFile(opts.json, `${JSON.stringify(results, null, 2)}\n`);
-  log(`wrote ${opts.out}`);
+  await publish(results, opts);
 }
 
 main().catch((error: unknown) => {

@@ -7,6 +7,7 @@ import { segGPTFlops } from '../bench/flops.js';
 import { binariseAnswer, compareMasks } from '../bench/masks.js';
 import { countOpTypes, readOnnxNodes } from '../bench/onnx_nodes.js';
 import { nodePattern } from '../bench/profile_trace.js';
+import { withForeignSections } from '../bench/report.js';
 import { ensureSyntheticCheckpoint } from '../bench/synthetic_cache.js';
 import { convertCheckpoint } from '../conversion/convert.js';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config_fields.js';
@@ -124,5 +125,16 @@ describe('ensureSyntheticCheckpoint cache', () => {
     expect(third.built).toBe(true);
     expect(readFileSync(weights).equals(original)).toBe(true);
     expect(readdirSync(root).filter((n) => n.startsWith('.partial-'))).toEqual([]);
+  });
+});
+
+describe('withForeignSections', () => {
+  test('a rewritten BENCHMARKS.md keeps the sections other benchmarks own, and only those', () => {
+    const browser = '<!-- bench:browser start -->\n## Browser\n| a |\n<!-- bench:browser end -->';
+    const previous = `# Benchmarks\n\nold numbers\n\n${browser}\n`;
+    const updated = withForeignSections('# Benchmarks\n\nnew numbers\n', previous);
+    expect(updated).toBe(`# Benchmarks\n\nnew numbers\n\n${browser}\n`);
+    expect(withForeignSections('# Benchmarks\n', undefined)).toBe('# Benchmarks\n');
+    expect(withForeignSections('# Benchmarks\n', '# Benchmarks\n\nold\n')).toBe('# Benchmarks\n');
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readNpy } from '../../test/support/npy.js';
 import { compareMasks, type MaskComparison } from '../masks.js';
-import { modelBytes, sessionOptions } from '../session.js';
+import { benchThreads, modelBytes, sessionOptions } from '../session.js';
 import { median } from '../stats.js';
 import { emitResult, runWorkerMain, workerArgs } from '../worker_io.js';
 
@@ -39,6 +39,11 @@ export interface InferMeasurement {
   run_seconds: number[];
   median_seconds: number;
   best_seconds: number;
+  /**
+   * CPU time this process got during the timed runs ÷ (wall time × threads). Near 1 on an idle machine
+   * (onnxruntime's threads spin); clearly lower means other processes took the cores and the times are inflated.
+   */
+  cpu_share: number;
   vs_reference: MaskComparison;
   vs_fp32?: MaskComparison;
   profile_file?: string;
@@ -80,7 +85,13 @@ runWorkerMain(async () => {
   const warmup_seconds: number[] = [];
   const run_seconds: number[] = [];
   let pred: ort.Tensor | undefined;
+  let cpuStart = process.cpuUsage();
+  let wallStart = performance.now();
   for (let i = 0; i < args.warmups + args.runs; i++) {
+    if (i === args.warmups) {
+      cpuStart = process.cpuUsage();
+      wallStart = performance.now();
+    }
     const { out, seconds } = await timeRun();
     (i < args.warmups ? warmup_seconds : run_seconds).push(seconds);
     pred?.dispose();
@@ -88,6 +99,8 @@ runWorkerMain(async () => {
     for (const [name, tensor] of Object.entries(out)) if (name !== 'pred_masks') tensor.dispose();
   }
   if (!pred) throw new Error('no run was made: pass runs ≥ 1');
+  const cpu = process.cpuUsage(cpuStart);
+  const cpu_share = (cpu.user + cpu.system) / 1e6 / (((performance.now() - wallStart) / 1000) * benchThreads());
   const predData = pred.data as Float32Array;
   const dims = pred.dims;
 
@@ -121,6 +134,7 @@ runWorkerMain(async () => {
     run_seconds,
     median_seconds: median(run_seconds),
     best_seconds: Math.min(...run_seconds),
+    cpu_share,
     vs_reference,
     vs_fp32,
     profile_file,
