@@ -1,4 +1,5 @@
 /** Comparisons of pred_masks [B, 3, 2h, w] between precision variants and the reference. */
+import { absDiff } from '../test/support/npy.js';
 
 export interface MaskComparison {
   max_abs: number;
@@ -40,17 +41,10 @@ export function compareMasks(
   mean: readonly number[],
   std: readonly number[],
 ): MaskComparison {
-  if (actual.length !== expected.length) throw new Error(`pred_masks lengths differ: ${actual.length} vs ${expected.length}`);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
-    sum += d;
-  }
+  const diff = absDiff(actual, expected);
   const a = binariseAnswer(actual, dims, mean, std);
   const e = binariseAnswer(expected, dims, mean, std);
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === e[i]) same++;
-  return { max_abs: max, mean_abs: sum / actual.length, binary_agreement: same / a.length };
+  return { max_abs: diff.max, mean_abs: diff.mean, binary_agreement: same / a.length };
 }
