@@ -12,7 +12,7 @@
  *   pred_masks: float32 [batch, 3, 2h, w]; last_hidden_state: float32 [batch, 2h/p, w/p, hidden]
  */
 import type { SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
-import { DataType, Graph } from './onnx/graph.js';
+import { bytesOf, DataType, Graph } from './onnx/graph.js';
 import { activation, add, concat, layerNorm, matmul, mul, reshape, slice, transpose } from './onnx/ops.js';
 import { bicubicResizeHWC, linearResizeRows } from './torch_interpolate.js';
 import { type WeightPlan, fp32Plan } from './weight_plan.js';
@@ -110,8 +110,8 @@ async function embeddings(
     'Conv',
     [
       canvases,
-      g.initializer(`${projection}.weight`, DataType.FLOAT, [C, config.num_channels, geo.p, geo.p], async () => bytes(await ctx.weights.readFloat32(`${projection}.weight`))),
-      g.initializer(`${projection}.bias`, DataType.FLOAT, [C], async () => bytes(await ctx.weights.readFloat32(`${projection}.bias`))),
+      g.initializer(`${projection}.weight`, DataType.FLOAT, [C, config.num_channels, geo.p, geo.p], async () => bytesOf(await ctx.weights.readFloat32(`${projection}.weight`))),
+      g.initializer(`${projection}.bias`, DataType.FLOAT, [C], async () => bytesOf(await ctx.weights.readFloat32(`${projection}.bias`))),
     ],
     { kernel_shape: [geo.p, geo.p], strides: [geo.p, geo.p] },
     { name: projection },
@@ -344,8 +344,4 @@ function channelsFirstDecoderEmbed(weights: WeightReader, prefix: string, p: num
       return name === `${prefix}.weight` || name === `${prefix}.bias` ? permuteRows(tensor) : tensor;
     },
   };
-}
-
-function bytes(a: Float32Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }

@@ -13,7 +13,7 @@
  *   WebGPU and CUDA run natively.
  * Graph inputs and outputs are float32 in every variant.
  */
-import { DataType, type Graph } from './onnx/graph.js';
+import { bytesOf, DataType, type Graph } from './onnx/graph.js';
 import { toFloat16Array, toFloat16Bits } from './float16.js';
 import { add, layerNorm, matmul } from './onnx/ops.js';
 import { quantizeBlockwise4, quantizePerChannel8, sharedParts } from './quantize.js';
@@ -57,10 +57,6 @@ export interface PlanSpec {
 /** MatMulNBits block size: 32 keeps 4-bit error low at ~5 bits per weight all told. */
 export const Q4_BLOCK_SIZE = 32;
 
-export function asBytes(a: ArrayBufferView): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
 /** [out, in] row-major → [in, out] row-major. */
 export function transposed(w: Float32Array, out: number, inFeatures: number): Float32Array {
   const t = new Float32Array(w.length);
@@ -77,8 +73,8 @@ export function makePlan(spec: PlanSpec): WeightPlan {
   const cast = (g: Graph, x: string, to: DataType, name: string) => g.node('Cast', [x], { to }, { name });
   const floatTensor = (g: Graph, name: string, dims: number[], load: () => Promise<Float32Array>) =>
     half
-      ? g.initializer(name, DataType.FLOAT16, dims, async () => asBytes(toFloat16Array(await load())))
-      : g.initializer(name, DataType.FLOAT, dims, async () => asBytes(await load()));
+      ? g.initializer(name, DataType.FLOAT16, dims, async () => bytesOf(toFloat16Array(await load())))
+      : g.initializer(name, DataType.FLOAT, dims, async () => bytesOf(await load()));
 
   const plan: WeightPlan = {
     dtype: spec.dtype,
@@ -88,7 +84,7 @@ export function makePlan(spec: PlanSpec): WeightPlan {
     scalar: (g, name, value) => (half ? g.constant(name, DataType.FLOAT16, [], Uint16Array.of(toFloat16Bits(value))) : g.scalarFloat(name, value)),
     constant: (g, name, dims, data) => (half ? g.constant(name, DataType.FLOAT16, dims, toFloat16Array(data)) : g.constant(name, DataType.FLOAT, dims, data)),
     normParams(g, prefix, weights, size) {
-      const param = (n: string) => g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => asBytes(await weights.readFloat32(`${prefix}.${n}`)));
+      const param = (n: string) => g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => bytesOf(await weights.readFloat32(`${prefix}.${n}`)));
       return { weight: param('weight'), bias: param('bias') };
     },
     layerNorm(g, x, p, eps, name) {
@@ -131,7 +127,7 @@ export function makePlan(spec: PlanSpec): WeightPlan {
 function matMulInteger(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, kind: 'int8' | 'uint8'): string {
   const parts = sharedParts(kind === 'uint8' ? 3 : 2, async () => {
     const q = quantizePerChannel8(await read(), outFeatures, inFeatures, kind);
-    return q.zeroPoints ? [asBytes(q.data), asBytes(q.scales), q.zeroPoints] : [asBytes(q.data), asBytes(q.scales)];
+    return q.zeroPoints ? [bytesOf(q.data), bytesOf(q.scales), q.zeroPoints] : [bytesOf(q.data), bytesOf(q.scales)];
   });
   const wType = kind === 'int8' ? DataType.INT8 : DataType.UINT8;
   const w = g.initializer(`${prefix}.weight_quantized`, wType, [inFeatures, outFeatures], parts[0]);
@@ -150,7 +146,7 @@ function matMulNBits(g: Graph, x: string, prefix: string, read: () => Promise<Fl
   const blocks = Math.ceil(inFeatures / Q4_BLOCK_SIZE);
   const parts = sharedParts(3, async () => {
     const q = quantizeBlockwise4(await read(), outFeatures, inFeatures, Q4_BLOCK_SIZE);
-    return [q.packed, half ? asBytes(toFloat16Array(q.scales)) : asBytes(q.scales), q.zeroPoints];
+    return [q.packed, half ? bytesOf(toFloat16Array(q.scales)) : bytesOf(q.scales), q.zeroPoints];
   });
   const packed = g.initializer(`${prefix}.weight_q4`, DataType.UINT8, [outFeatures, blocks, Q4_BLOCK_SIZE / 2], parts[0]);
   const scales = g.initializer(`${prefix}.weight_scales`, half ? DataType.FLOAT16 : DataType.FLOAT, [outFeatures * blocks], parts[1]);

@@ -1,6 +1,5 @@
 /** Small emitters for common ONNX patterns, so the model builder reads like the module tree. */
-import { DataType, type Graph } from './graph.js';
-import { toFloat16Bits } from '../float16.js';
+import type { Graph } from './graph.js';
 
 export function reshape(g: Graph, x: string, shape: number[], name: string): string {
   return g.node('Reshape', [x, g.int64s(`${name}.shape`, shape)], {}, { name });
@@ -42,11 +41,12 @@ export function layerNorm(g: Graph, x: string, weight: string, bias: string, eps
 }
 
 /**
- * Activation functions of the reference's ACT2FN, written in plain ONNX ops in the exact shapes
- * onnxruntime's graph optimiser fuses (Gelu / FastGelu / QuickGelu) on CPU, WebGPU and CUDA.
+ * Activation functions of the reference's ACT2FN on float32 tensors (every variant runs them in
+ * float32), written in plain ONNX ops in the shapes onnxruntime's graph optimiser fuses
+ * (Gelu / FastGelu / QuickGelu) on CPU, WebGPU and CUDA.
  */
-export function activation(g: Graph, x: string, kind: string, name: string, floatType: DataType = DataType.FLOAT): string {
-  const c = (label: string, v: number) => scalar(g, `${name}.${label}`, v, floatType);
+export function activation(g: Graph, x: string, kind: string, name: string): string {
+  const c = (label: string, v: number) => g.scalarFloat(`${name}.${label}`, v);
   switch (kind) {
     case 'gelu': {
       // 0.5·x·(1 + erf(x/√2))
@@ -75,10 +75,3 @@ export function activation(g: Graph, x: string, kind: string, name: string, floa
       throw new Error(`activation ${kind} is not supported`);
   }
 }
-
-export function scalar(g: Graph, name: string, value: number, floatType: DataType = DataType.FLOAT): string {
-  if (floatType === DataType.FLOAT16) return g.constant(name, DataType.FLOAT16, [], Uint16Array.of(toFloat16Bits(value)));
-  return g.scalarFloat(name, value);
-}
-
-export { toFloat16Bits } from '../float16.js';
