@@ -90,6 +90,15 @@ describe('seggpt (built binary)', () => {
   });
 });
 
+test('--version prints the package version (from source and built)', async () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const r = await run(['--version']);
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim()).toBe(version);
+  const built = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'seggpt.js'), '--version'], { encoding: 'utf8' });
+  expect(built.stdout.trim()).toBe(version);
+});
+
 describe('seggpt convert and publish against a hub on loopback', () => {
   test('convert BAAI/seggpt-tiny downloads, converts and names the base model', async () => {
     const output = join(work, 'from-hub');

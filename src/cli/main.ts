@@ -3,9 +3,11 @@
  * code; stack traces only with --debug.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SegGPTError } from '../errors.js';
 import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { createProgress, type Progress } from './progress.js';
+import { packageRoot } from './package_root.js';
 
 interface Command {
   spec: CommandSpec;
@@ -21,7 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
   return pkg.version;
 }
 

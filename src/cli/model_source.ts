@@ -8,15 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CheckpointError } from '../errors.js';
-
-/** The repo's root (dist/src/cli/ or src/cli/ → three or two levels up). */
-function packageRoot(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = [resolve(here, '..', '..'), resolve(here, '..', '..', '..')];
-  return candidates.find((c) => existsSync(join(c, 'package.json'))) ?? candidates[0];
-}
+import { packageRoot } from './package_root.js';
 
 /** The 4 M-parameter demo SegGPT that ships with the repo (a toy shapes task, not BAAI/seggpt-vit-large). */
 export const BUNDLED_DEMO_MODEL = join(packageRoot(), 'models', 'seggpt-shapes');
