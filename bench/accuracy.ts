@@ -6,10 +6,10 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { convertCheckpoint } from '../conversion/convert.js';
-import { resolveVariants } from '../conversion/variants.js';
-import { evaluateShapes, IOU_TOLERANCE } from './shapes_eval.js';
-import { fixturesRoot } from './fixtures_path.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
+import { resolveVariants } from '../src/conversion/variants.js';
+import { evaluateShapes, IOU_TOLERANCE } from '../dev/shapes_eval.js';
+import { fixturesRoot } from '../dev/fixtures.js';
 
 async function main(): Promise<void> {
   const shapes = join(fixturesRoot(), 'seggpt-shapes');

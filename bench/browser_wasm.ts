@@ -16,18 +16,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Tensor } from '@huggingface/transformers';
 import type { Page } from 'playwright-core';
-import { convertCheckpoint } from '../conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
 import { SegGPTForImageSegmentation, type SegGPTForwardOptions } from '../src/index.js';
-import { launchChromium } from '../test/support/chromium.js';
-import { readNpy } from '../test/support/npy.js';
-import { startStaticServer } from '../test/support/static_server.js';
+import { launchChromium } from '../dev/chromium.js';
+import { readNpy } from '../dev/npy.js';
+import { startStaticServer } from '../dev/static_server.js';
 import { browserProcesses, startMemorySampler } from './browser/process_memory.js';
 import { consoleTable, markdownSection, SECTION_TITLE, writeSection, type BrowserWasmResult } from './browser/report.js';
 import { addWasmProbe, heapBytes, readWasmProbe } from './browser/wasm_probe.js';
-import { vitLargeFixture } from './fixtures_path.js';
+import { vitLargeFixture } from '../dev/fixtures.js';
 import { load1 } from './machine.js';
 import { compareMasks } from './masks.js';
-import { ensureSyntheticCheckpoint } from './synthetic_cache.js';
+import { ensureSyntheticCheckpoint } from '../dev/synthetic_cache.js';
 
 const CASE = '01_single_binary_semantic';
 /** The folder name under the page's dist/models/ (what the demo's Model field takes). */

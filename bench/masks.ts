@@ -1,5 +1,5 @@
 /** Comparisons of pred_masks [B, 3, 2h, w] between precision variants and the reference. */
-import { absDiff } from '../test/support/npy.js';
+import { absDiff } from '../dev/npy.js';
 
 export interface MaskComparison {
   max_abs: number;

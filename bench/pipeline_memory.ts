@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
-import { convertCheckpoint } from '../conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
 import { pipeline } from '../src/index.js';
-import { tinyFixture } from './fixtures_path.js';
+import { tinyFixture } from '../dev/fixtures.js';
 
 const CALLS = Number(process.env.SEGGPT_MEMORY_CALLS ?? 1000);
 const SAMPLE_EVERY = 100;

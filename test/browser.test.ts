@@ -13,13 +13,13 @@ import type { Tensor } from '@huggingface/transformers';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { convertCheckpoint } from '../conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
 import { SegGPTForImageSegmentation, SegGPTImageProcessor } from '../src/index.js';
 import { maskIoU, tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium } from '../dev/chromium.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
-import { absDiff } from './support/npy.js';
-import { startStaticServer, type StaticServer } from './support/static_server.js';
+import { absDiff } from '../dev/npy.js';
+import { startStaticServer, type StaticServer } from '../dev/static_server.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHAPES_CHECKPOINT = join(REPO, 'models', 'seggpt-shapes');

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { main } from '../cli/main.js';
 import { SHAPES, TINY } from './support/fixtures.js';
 import { startHubServer, type HubServer } from './support/hub_server.js';
 
@@ -69,7 +69,7 @@ function iou(a: RawImage, b: RawImage): number {
 
 describe('seggpt (built binary)', () => {
   test('--help lists the commands; every command has --help', () => {
-    const bin = join(ROOT, 'dist', 'src', 'cli', 'seggpt.js');
+    const bin = join(ROOT, 'dist', 'cli', 'seggpt.js');
     expect(existsSync(bin)).toBe(true); // `npm test` builds first (pretest)
     const top = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(top.status).toBe(0);
@@ -82,7 +82,7 @@ describe('seggpt (built binary)', () => {
   });
 
   test('a bad call prints one line and exits non-zero, without a stack trace', () => {
-    const bin = join(ROOT, 'dist', 'src', 'cli', 'seggpt.js');
+    const bin = join(ROOT, 'dist', 'cli', 'seggpt.js');
     const result = spawnSync(process.execPath, [bin, 'segment', 'nope.png', '--prompt-image', 'a.png'], { encoding: 'utf8' });
     expect(result.status).not.toBe(0);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -95,7 +95,7 @@ test('--version prints the package version (from source and built)', async () =>
   const r = await run(['--version']);
   expect(r.code).toBe(0);
   expect(r.stdout.trim()).toBe(version);
-  const built = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'seggpt.js'), '--version'], { encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'seggpt.js'), '--version'], { encoding: 'utf8' });
   expect(built.stdout.trim()).toBe(version);
 });
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../conversion/convert.js';
-import { main } from '../src/cli/main.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
+import { main } from '../cli/main.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases } from './support/fixtures.js';
 import { tinyCaseFeeds } from './support/onnx_run.js';
 import { safetensorsBytes } from './support/safetensors.js';
@@ -67,7 +67,7 @@ describe('converted tiny checkpoint', () => {
     // The last intermediate index is the last layer, so the decoder input's last C channels are
     // encoder.layernorm(last_hidden_state): recompute that LayerNorm here in float64.
     expect(config.intermediate_hidden_state_indices.at(-1)).toBe(config.num_hidden_layers - 1);
-    const { SafetensorsFile } = await import('../conversion/safetensors.js');
+    const { SafetensorsFile } = await import('../src/conversion/safetensors.js');
     const st = await SafetensorsFile.open(join(TINY, 'model.safetensors'));
     const gamma = await st.readFloat32('model.encoder.layernorm.weight');
     const beta = await st.readFloat32('model.encoder.layernorm.bias');

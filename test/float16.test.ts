@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { float16BitsToNumber, toFloat16Array, toFloat16Bits } from '../conversion/float16.js';
+import { float16BitsToNumber, toFloat16Array, toFloat16Bits } from '../src/conversion/float16.js';
 
 /** The nearest binary16 by exhaustive search over all finite values, ties to the even pattern. */
 function nearestByExhaustiveSearch(x: number, finite: { bits: number; value: number }[]): number {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadCheckpoint } from '../conversion/hub/download.js';
+import { downloadCheckpoint } from '../src/conversion/hub/download.js';
 import { CheckpointError, HubError, InputError } from '../src/errors.js';
 import { TINY } from './support/fixtures.js';
 import { startHubServer, type HubServer } from './support/hub_server.js';

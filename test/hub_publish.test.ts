@@ -3,8 +3,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { buildModelCard } from '../conversion/hub/model_card.js';
-import { publishModel } from '../conversion/hub/publish.js';
+import { buildModelCard } from '../src/conversion/hub/model_card.js';
+import { publishModel } from '../src/conversion/hub/publish.js';
 import { CheckpointError, HubError } from '../src/errors.js';
 import { TINY } from './support/fixtures.js';
 import { startHubServer, type HubServer } from './support/hub_server.js';

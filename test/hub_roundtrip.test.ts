@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { env, RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../conversion/convert.js';
-import { publishModel } from '../conversion/hub/publish.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
+import { publishModel } from '../src/conversion/hub/publish.js';
 import { pipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel } from '../src/index.js';
 import { TINY, tinyCases } from './support/fixtures.js';
 import { startHubServer, type HubServer } from './support/hub_server.js';
-import { readNpy } from './support/npy.js';
+import { readNpy } from '../dev/npy.js';
 
 const TOKEN = 'hf_roundTripToken000111222';
 const REPO = 'someone/seggpt-tiny-onnx';

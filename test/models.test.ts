@@ -17,7 +17,7 @@ import {
 } from '../src/index.js';
 import { runSegGPTSession } from '../src/models/seggpt_session.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 import { convertTinyRepo, removeRepo, writeSegformerRepo } from './support/transformers_repos.js';
 
 // The fixture README: an fp32 port fed the stored inputs matches to ~1e-5; 1e-4 is a safe bound.

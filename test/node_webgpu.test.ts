@@ -9,11 +9,11 @@ import { basename, join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { convertCheckpoint } from '../conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
 import { SegGPTForImageSegmentation } from '../src/index.js';
 import { tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
-import { absDiff } from './support/npy.js';
+import { absDiff } from '../dev/npy.js';
 import { useSwiftShaderVulkan } from './support/swiftshader.js';
 
 // Before any WebGPU session of this process: Dawn reads the Vulkan driver list once.

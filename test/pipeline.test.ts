@@ -13,7 +13,7 @@ import {
   type SegGPTSegmentationOptions,
 } from '../src/index.js';
 import { tinyCases, type TinyCase } from './support/fixtures.js';
-import { readNpy } from './support/npy.js';
+import { readNpy } from '../dev/npy.js';
 import { SEGFORMER_LABELS, convertTinyRepo, removeRepo, writeSegformerRepo } from './support/transformers_repos.js';
 
 // Without num_labels the reference map is int(mean of RGB) (0–255); the README allows a pixel whose mean sits on an

@@ -9,7 +9,7 @@ import { SegGPTImageProcessor, type SegGPTImageProcessorResult } from '../src/pr
 import { get_palette, paletteBase } from '../src/processors/seggpt_palette.js';
 import { pillowNearestIndices } from '../src/utils/pillow_nearest.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 
 const config = JSON.parse(readFileSync(join(TINY, 'preprocessor_config.json'), 'utf8'));
 const processor = new SegGPTImageProcessor(config);

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { AutoModel, AutoProcessor, RawImage, Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SegGPTForImageSegmentation, SegGPTProcessor } from '../src/index.js';
-import { main } from '../src/cli/main.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { main } from '../cli/main.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
 
 /** One grey level before normalisation, the bound the processor must hold (it is bit-exact in practice). */

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, test } from 'vitest';
-import { DataType, Graph } from '../conversion/onnx/graph.js';
-import { writeModel } from '../conversion/onnx/write.js';
-import { quantizeBlockwise4, quantizePerChannel8 } from '../conversion/quantize.js';
-import { makePlan, type LinearKind } from '../conversion/weight_plan.js';
+import { DataType, Graph } from '../src/conversion/onnx/graph.js';
+import { writeModel } from '../src/conversion/onnx/write.js';
+import { quantizeBlockwise4, quantizePerChannel8 } from '../src/conversion/quantize.js';
+import { makePlan, type LinearKind } from '../src/conversion/weight_plan.js';
 
 const work = mkdtempSync(join(tmpdir(), 'seggpt-quant-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { parseSegGPTConfig, type SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
 import { TINY, tinyCases } from './support/fixtures.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 import {
   activation,
   erf,

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { pillowNearestIndices, pillowResize, Resample, type PixelBuffer, type ResampleId } from '../src/utils/pillow_resize.js';
 import { torchNearestIndices } from '../src/utils/torch_nearest.js';
 import { tinyCases } from './support/fixtures.js';
-import { readNpy } from './support/npy.js';
+import { readNpy } from '../dev/npy.js';
 
 const ALL_FILTERS: ResampleId[] = [0, 1, 2, 3, 4, 5];
 

@@ -2,8 +2,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkCheckpointTensors, expectedTensors } from '../conversion/checkpoint_layout.js';
-import { MAX_HEADER_BYTES, openCheckpointWeights, SafetensorsFile, type TensorInfo } from '../conversion/safetensors.js';
+import { checkCheckpointTensors, expectedTensors } from '../src/conversion/checkpoint_layout.js';
+import { MAX_HEADER_BYTES, openCheckpointWeights, SafetensorsFile, type TensorInfo } from '../src/conversion/safetensors.js';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config.js';
 import { CheckpointError } from '../src/errors.js';
 import { SHAPES, TINY, VIT_L } from './support/fixtures.js';

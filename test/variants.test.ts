@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
 import { SegGPTForImageSegmentation } from '../src/index.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases } from './support/fixtures.js';
 
 const MEAN_ABS_BOUND: Record<string, number> = { fp16: 3e-3, q8: 5e-2, int8: 5e-2, uint8: 5e-2, q4: 0.4, q4f16: 0.4 };

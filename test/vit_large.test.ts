@@ -9,10 +9,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ensureSyntheticCheckpoint } from '../bench/synthetic_cache.js';
-import { convertCheckpoint } from '../conversion/convert.js';
+import { ensureSyntheticCheckpoint } from '../dev/synthetic_cache.js';
+import { convertCheckpoint } from '../src/conversion/convert.js';
 import { VIT_L } from './support/fixtures.js';
-import { absDiff, readNpy } from './support/npy.js';
+import { absDiff, readNpy } from '../dev/npy.js';
 import { caseFeeds } from './support/onnx_run.js';
 import { runOnnxInChild, type ChildRunResult } from './support/ort_child.js';
 

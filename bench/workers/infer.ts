@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { readNpy } from '../../test/support/npy.js';
+import { readNpy } from '../../dev/npy.js';
 import { compareMasks, type MaskComparison } from '../masks.js';
 import { benchThreads, modelBytes, sessionOptions } from '../session.js';
 import { median } from '../stats.js';

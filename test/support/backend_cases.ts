@@ -4,7 +4,7 @@ import { Tensor } from '@huggingface/transformers';
 
 import type { SegGPTForwardOptions } from '../../src/index.js';
 import type { TinyCase } from './fixtures.js';
-import { readNpy } from './npy.js';
+import { readNpy } from '../../dev/npy.js';
 
 /** The three processor arrays a fixture case stored, as model inputs. */
 export function tinyCaseInputs(c: TinyCase): { pixel_values: Tensor; prompt_pixel_values: Tensor; prompt_masks: Tensor } {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { readNpy } from './npy.js';
+import { readNpy } from '../../dev/npy.js';
 import type { TinyCase } from './fixtures.js';
 
 export interface CaseInputs {

@@ -1,5 +1,5 @@
 import type { SegGPTActivation, SegGPTConfigFields } from '../../src/configs/seggpt_config_fields.js';
-import { openCheckpointWeights } from '../../conversion/safetensors.js';
+import { openCheckpointWeights } from '../../src/conversion/safetensors.js';
 
 /**
  * A naive float64 re-implementation of HF `SegGptForImageSegmentation.forward` (modeling_seggpt.py, eval mode),

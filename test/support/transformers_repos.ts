@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { convertCheckpoint } from '../../conversion/convert.js';
-import { DataType, Graph } from '../../conversion/onnx/graph.js';
-import { writeModel } from '../../conversion/onnx/write.js';
+import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { DataType, Graph } from '../../src/conversion/onnx/graph.js';
+import { writeModel } from '../../src/conversion/onnx/write.js';
 import { TINY } from './fixtures.js';
 
 /** Converts the seggpt-tiny fixture (fp32 unless told) into a fresh temporary Transformers.js repo folder. */

@@ -2,7 +2,7 @@
  * Command-line parsing with the shapes `seggpt` needs: flags, string options, and list options
  * that take every following value up to the next flag (`--prompt-image a.png b.png`).
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../src/errors.js';
 
 export type OptionKind = 'boolean' | 'string' | 'list';
 

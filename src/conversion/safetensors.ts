@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
-import { CheckpointError } from '../src/errors.js';
+import { CheckpointError } from '../errors.js';
 
 /**
  * Strict safetensors reader. The header is validated completely (dtypes, shapes, offsets that tile the data section

@@ -2,7 +2,7 @@
  * The precision variants the converter writes, named and laid out as Transformers.js expects
  * (`dtype` option → `onnx/model<suffix>.onnx`).
  */
-import { InputError } from '../src/errors.js';
+import { InputError } from '../errors.js';
 import { makePlan, type WeightPlan } from './weight_plan.js';
 
 export interface Variant {

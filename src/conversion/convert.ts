@@ -11,9 +11,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseSegGPTConfig, segGPTConfigToJSON, type SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
-import { parseSegGPTPreprocessorConfig } from '../src/configs/seggpt_preprocessor_config.js';
-import { CheckpointError, InputError } from '../src/errors.js';
+import { parseSegGPTConfig, segGPTConfigToJSON, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { parseSegGPTPreprocessorConfig } from '../configs/seggpt_preprocessor_config.js';
+import { CheckpointError, InputError } from '../errors.js';
 import { checkCheckpointTensors } from './checkpoint_layout.js';
 import { downloadCheckpoint } from './hub/download.js';
 import { writeModel } from './onnx/write.js';

@@ -2,7 +2,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { commitIter, createBranch, createRepo, HubApiError, type CommitOperation, type CommitOutput } from '@huggingface/hub';
-import { CheckpointError } from '../../src/errors.js';
+import { CheckpointError } from '../../errors.js';
 import { checkRepoId, resolveHubUrl, resolveToken } from './endpoint.js';
 import { HubFetch, toHubError, type HubCallContext } from './hub_errors.js';
 import { buildModelCard } from './model_card.js';

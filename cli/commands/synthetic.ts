@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { writeSyntheticCheckpoint } from '../../../conversion/synthetic.js';
-import { parseSegGPTConfig } from '../../configs/seggpt_config_fields.js';
-import { InputError } from '../../errors.js';
+import { writeSyntheticCheckpoint } from '../../src/conversion/synthetic.js';
+import { parseSegGPTConfig } from '../../src/configs/seggpt_config_fields.js';
+import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
 import type { Progress } from '../progress.js';
 

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { browserProcesses, descendants, processMemory } from '../bench/browser/process_memory.js';
-import { writeSection } from '../bench/browser/report.js';
+import { browserProcesses, descendants, processMemory } from '../browser/process_memory.js';
+import { writeSection } from '../browser/report.js';
 
 const work = mkdtempSync(join(tmpdir(), 'seggpt-bench-browser-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
-import type { SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
-import { CheckpointError } from '../src/errors.js';
+import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { CheckpointError } from '../errors.js';
 import type { CheckpointWeights } from './safetensors.js';
 
 export interface ExpectedTensor {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SegGPTError } from '../errors.js';
+import { SegGPTError } from '../src/errors.js';
 import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { createProgress, type Progress } from './progress.js';
 import { packageRoot } from './package_root.js';

@@ -3,16 +3,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { segGPTFlops } from '../bench/flops.js';
-import { binariseAnswer, compareMasks } from '../bench/masks.js';
-import { countOpTypes, readOnnxNodes } from '../bench/onnx_nodes.js';
-import { nodePattern } from '../bench/profile_trace.js';
-import { withForeignSections } from '../bench/report.js';
-import { ensureSyntheticCheckpoint } from '../bench/synthetic_cache.js';
-import { convertCheckpoint } from '../conversion/convert.js';
-import { parseSegGPTConfig } from '../src/configs/seggpt_config_fields.js';
-import { TINY, VIT_L, tinyCases } from './support/fixtures.js';
-import { readNpy } from './support/npy.js';
+import { segGPTFlops } from '../flops.js';
+import { binariseAnswer, compareMasks } from '../masks.js';
+import { countOpTypes, readOnnxNodes } from '../onnx_nodes.js';
+import { nodePattern } from '../profile_trace.js';
+import { withForeignSections } from '../report.js';
+import { ensureSyntheticCheckpoint } from '../../dev/synthetic_cache.js';
+import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { parseSegGPTConfig } from '../../src/configs/seggpt_config_fields.js';
+import { TINY, VIT_L, tinyCases } from '../../test/support/fixtures.js';
+import { readNpy } from '../../dev/npy.js';
 
 const caseOne = tinyCases().find((c) => c.name === '01_single_binary_semantic')!;
 const preprocessor = JSON.parse(readFileSync(join(TINY, 'preprocessor_config.json'), 'utf8'));

@@ -11,7 +11,7 @@
  *   embedding_type: int64 [1] (0 = semantic, 1 = instance); feature_ensemble: bool [1]
  *   pred_masks: float32 [batch, 3, 2h, w]; last_hidden_state: float32 [batch, 2h/p, w/p, hidden]
  */
-import type { SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
+import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
 import { bytesOf, DataType, Graph } from './onnx/graph.js';
 import { activation, add, concat, layerNorm, matmul, mul, reshape, slice, transpose } from './onnx/ops.js';
 import { bicubicResizeHWC, linearResizeRows } from './torch_interpolate.js';

@@ -1,5 +1,5 @@
 import { HubApiError } from '@huggingface/hub';
-import { HubError } from '../../src/errors.js';
+import { HubError } from '../../errors.js';
 import { scrubSecrets } from './endpoint.js';
 
 /** What a failed hub call was about, to turn the failure into a message that names the fix. */

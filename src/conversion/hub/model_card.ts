@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError } from '../../src/errors.js';
+import { CheckpointError } from '../../errors.js';
 
 export interface ModelCardOptions {
   /** The repo the card is published to, `owner/name`. */

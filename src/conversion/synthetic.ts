@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
-import { segGPTConfigToJSON, type SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
+import { segGPTConfigToJSON, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
 import {
   parseSegGPTPreprocessorConfig,
   segGPTPreprocessorConfigToJSON,
   SEGGPT_PREPROCESSOR_DEFAULTS,
-} from '../src/configs/seggpt_preprocessor_config.js';
+} from '../configs/seggpt_preprocessor_config.js';
 import { expectedTensors } from './checkpoint_layout.js';
 
 /**

@@ -1,4 +1,4 @@
-import { HubError, InputError } from '../../src/errors.js';
+import { HubError, InputError } from '../../errors.js';
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 

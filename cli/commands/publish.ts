@@ -1,5 +1,5 @@
-import { publishModel } from '../../../conversion/hub/publish.js';
-import { InputError } from '../../errors.js';
+import { publishModel } from '../../src/conversion/hub/publish.js';
+import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
 import { formatBytes, type Progress } from '../progress.js';
 

@@ -1,6 +1,6 @@
-import { convertCheckpoint } from '../../../conversion/convert.js';
-import { SUPPORTED_DTYPES } from '../../../conversion/variants.js';
-import { InputError } from '../../errors.js';
+import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { SUPPORTED_DTYPES } from '../../src/conversion/variants.js';
+import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
 import { formatBytes, type Progress } from '../progress.js';
 

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The package's root folder, from src/cli/ (run from source) or dist/src/cli/ (built). */
+/** The package's root folder, from cli/ (run from source) or dist/cli/ (built). */
 export function packageRoot(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  const candidates = [resolve(here, '..', '..'), resolve(here, '..', '..', '..')];
+  const candidates = [resolve(here, '..'), resolve(here, '..', '..')];
   return candidates.find((c) => existsSync(join(c, 'package.json'))) ?? candidates[0];
 }

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError } from '../src/errors.js';
 import { packageRoot } from './package_root.js';
 
 /** The 4 M-parameter demo SegGPT that ships with the repo (a toy shapes task, not BAAI/seggpt-vit-large). */
@@ -51,7 +51,7 @@ async function convertedCopy(folder: string, options: ModelSourceOptions): Promi
   const output = join(converterCacheDir(), 'converted', `${folder.split(/[\\/]/).pop()}-${key}`);
   if (existsSync(join(output, 'config.json'))) return output;
   options.onProgress?.(`converting ${folder} to ONNX (first use; cached in ${output})`);
-  const { convertCheckpoint } = await import('../../conversion/convert.js');
+  const { convertCheckpoint } = await import('../src/conversion/convert.js');
   await convertCheckpoint({ checkpoint: folder, output, dtypes, overwrite: true });
   return output;
 }

@@ -7,7 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { downloadFile, listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
-import { CheckpointError, HubError } from '../../src/errors.js';
+import { CheckpointError, HubError } from '../../errors.js';
 import { checkRepoId, resolveHubUrl, resolveToken } from './endpoint.js';
 import { HubFetch, toHubError, type HubCallContext } from './hub_errors.js';
 import type { HubProgressCallback } from './progress.js';
