@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { resolveVariants } from '../src/conversion/variants.js';
 import { evaluateShapes, IOU_TOLERANCE } from '../dev/shapes_eval.js';
 import { fixturesRoot } from '../dev/fixtures.js';

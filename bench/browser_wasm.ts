@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Tensor } from '@huggingface/transformers';
 import type { Page } from 'playwright-core';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { SegGPTForImageSegmentation, type SegGPTForwardOptions } from '../src/index.js';
 import { launchChromium } from '../dev/chromium.js';
 import { readNpy } from '../dev/npy.js';

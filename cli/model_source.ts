@@ -51,7 +51,7 @@ async function convertedCopy(folder: string, options: ModelSourceOptions): Promi
   const output = join(converterCacheDir(), 'converted', `${folder.split(/[\\/]/).pop()}-${key}`);
   if (existsSync(join(output, 'config.json'))) return output;
   options.onProgress?.(`converting ${folder} to ONNX (first use; cached in ${output})`);
-  const { convertCheckpoint } = await import('../src/conversion/convert.js');
+  const { convertCheckpoint } = await import('../src/conversion/node/convert.js');
   await convertCheckpoint({ checkpoint: folder, output, dtypes, overwrite: true });
   return output;
 }

@@ -10,7 +10,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSyntheticCheckpoint } from '../src/conversion/synthetic.js';
+import { writeSyntheticCheckpoint } from '../src/conversion/node/synthetic.js';
 import { expectedTensors } from '../src/conversion/checkpoint_layout.js';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config_fields.js';
 

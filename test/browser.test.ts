@@ -13,7 +13,7 @@ import type { Tensor } from '@huggingface/transformers';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { SegGPTForImageSegmentation, SegGPTImageProcessor } from '../src/index.js';
 import { maskIoU, tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
 import { launchChromium } from '../dev/chromium.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { main } from '../cli/main.js';
 import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases } from './support/fixtures.js';
@@ -67,8 +67,8 @@ describe('converted tiny checkpoint', () => {
     // The last intermediate index is the last layer, so the decoder input's last C channels are
     // encoder.layernorm(last_hidden_state): recompute that LayerNorm here in float64.
     expect(config.intermediate_hidden_state_indices.at(-1)).toBe(config.num_hidden_layers - 1);
-    const { SafetensorsFile } = await import('../src/conversion/safetensors.js');
-    const st = await SafetensorsFile.open(join(TINY, 'model.safetensors'));
+    const { openSafetensorsFile } = await import('../src/conversion/node/files.js');
+    const st = await openSafetensorsFile(join(TINY, 'model.safetensors'));
     const gamma = await st.readFloat32('model.encoder.layernorm.weight');
     const beta = await st.readFloat32('model.encoder.layernorm.bias');
     await st.close();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { env, RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { publishModel } from '../src/conversion/hub/publish.js';
 import { pipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel } from '../src/index.js';
 import { TINY, tinyCases } from './support/fixtures.js';

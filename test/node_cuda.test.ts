@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { BackendError, SegGPTForImageSegmentation } from '../src/index.js';
 import { explainBackendError } from '../src/utils/backend_errors.js';
 import { TINY } from './support/fixtures.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, test } from 'vitest';
 import { DataType, Graph } from '../src/conversion/onnx/graph.js';
-import { writeModel } from '../src/conversion/onnx/write.js';
+import { writeModel } from '../src/conversion/node/files.js';
 import { quantizeBlockwise4, quantizePerChannel8 } from '../src/conversion/quantize.js';
 import { makePlan, type LinearKind } from '../src/conversion/weight_plan.js';
 

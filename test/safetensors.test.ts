@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkCheckpointTensors, expectedTensors } from '../src/conversion/checkpoint_layout.js';
-import { MAX_HEADER_BYTES, openCheckpointWeights, SafetensorsFile, type TensorInfo } from '../src/conversion/safetensors.js';
+import { MAX_HEADER_BYTES, type TensorInfo } from '../src/conversion/safetensors.js';
+import { openCheckpointFolder, openSafetensorsFile } from '../src/conversion/node/files.js';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config.js';
 import { CheckpointError } from '../src/errors.js';
 import { SHAPES, TINY, VIT_L } from './support/fixtures.js';
@@ -40,7 +41,7 @@ describe('SafetensorsFile on the fixtures', () => {
     ['shapes', SHAPES],
   ])('%s: tensors match expectedTensors in state-dict order and read back exactly', async (_, dir) => {
     const path = join(dir, 'model.safetensors');
-    const file = await SafetensorsFile.open(path);
+    const file = await openSafetensorsFile(path);
     try {
       const expected = expectedTensors(configOf(dir));
       expect([...file.tensors.keys()]).toEqual(expected.map((t) => t.name));
@@ -69,7 +70,7 @@ describe('SafetensorsFile on the fixtures', () => {
   });
 
   it('reports byte positions inside the file', async () => {
-    const file = await SafetensorsFile.open(join(TINY, 'model.safetensors'));
+    const file = await openSafetensorsFile(join(TINY, 'model.safetensors'));
     const headerLength = Number(readFileSync(join(TINY, 'model.safetensors')).readBigUInt64LE(0));
     const first = file.info('model.embeddings.mask_token');
     expect(first).toEqual({
@@ -84,7 +85,7 @@ describe('SafetensorsFile on the fixtures', () => {
   });
 
   it('names the tensor and the file when a tensor is absent, and refuses reads after close', async () => {
-    const file = await SafetensorsFile.open(join(TINY, 'model.safetensors'));
+    const file = await openSafetensorsFile(join(TINY, 'model.safetensors'));
     const message = await checkpointError(() => file.info('model.nope'));
     expect(message).toContain('"model.nope"');
     expect(message).toContain(join(TINY, 'model.safetensors'));
@@ -104,7 +105,7 @@ describe('SafetensorsFile dtypes', () => {
       h: { dtype: 'F16', shape: [10], data_offsets: [0, 20] },
       b: { dtype: 'BF16', shape: [2, 2], data_offsets: [20, 28] },
     }, data);
-    const file = await SafetensorsFile.open(path);
+    const file = await openSafetensorsFile(path);
     const h = await file.readFloat32('h');
     expect([...h.slice(0, 7)]).toEqual([1, -2, 65504, 2 ** -24, -0, Infinity, -Infinity]);
     expect(Object.is(h[4], -0)).toBe(true);
@@ -120,7 +121,7 @@ describe('SafetensorsFile dtypes', () => {
       empty: { dtype: 'F32', shape: [0, 4], data_offsets: [0, 0] },
       x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
     }, new Uint8Array(4));
-    const file = await SafetensorsFile.open(path);
+    const file = await openSafetensorsFile(path);
     expect((await file.readFloat32('empty')).length).toBe(0);
     expect([...(await file.readFloat32('x'))]).toEqual([0]);
     await file.close();
@@ -182,19 +183,19 @@ describe('SafetensorsFile rejects malformed files', () => {
 
   it.each(cases)('%s', async (_, make, pattern) => {
     const path = make();
-    const message = await checkpointError(SafetensorsFile.open(path));
+    const message = await checkpointError(openSafetensorsFile(path));
     expect(message).toContain(path);
     expect(message).toMatch(pattern);
     expect(message).toMatch(/re-download|float32/);
   });
 
   it('a missing file', async () => {
-    const message = await checkpointError(SafetensorsFile.open(join(tmp, 'absent.safetensors')));
+    const message = await checkpointError(openSafetensorsFile(join(tmp, 'absent.safetensors')));
     expect(message).toContain('absent.safetensors');
   });
 
   it('the well-formed variant of those files opens', async () => {
-    const file = await SafetensorsFile.open(writeSafetensors(tmpPath(), goodHeader(), goodData()));
+    const file = await openSafetensorsFile(writeSafetensors(tmpPath(), goodHeader(), goodData()));
     expect([...(await file.readFloat32('b'))]).toEqual([7, 8, 9, 10]);
     await file.close();
   });
@@ -202,7 +203,7 @@ describe('SafetensorsFile rejects malformed files', () => {
 
 describe('openCheckpointWeights', () => {
   it('opens a single model.safetensors', async () => {
-    const weights = await openCheckpointWeights(TINY);
+    const weights = await openCheckpointFolder(TINY);
     expect(weights.tensors.size).toBe(expectedTensors(configOf(TINY)).length);
     await weights.close();
   });
@@ -234,7 +235,7 @@ describe('openCheckpointWeights', () => {
 
   it('opens sharded checkpoints through model.safetensors.index.json', async () => {
     const { folder, plain } = shardTiny();
-    const weights = await openCheckpointWeights(folder);
+    const weights = await openCheckpointFolder(folder);
     expect(new Set(weights.tensors.keys())).toEqual(new Set(plain.keys()));
     expect(checkCheckpointTensors(weights, configOf(TINY))).toEqual([]);
     for (const [name, { values }] of plain) {
@@ -250,7 +251,7 @@ describe('openCheckpointWeights', () => {
   it('names a missing shard', async () => {
     const { folder } = shardTiny();
     rmSync(join(folder, 'model-00002-of-00002.safetensors'));
-    expect(await checkpointError(openCheckpointWeights(folder))).toContain('model-00002-of-00002.safetensors');
+    expect(await checkpointError(openCheckpointFolder(folder))).toContain('model-00002-of-00002.safetensors');
   });
 
   it('rejects an index whose weight_map disagrees with the shards', async () => {
@@ -258,7 +259,7 @@ describe('openCheckpointWeights', () => {
     const index = JSON.parse(readFileSync(join(folder, 'model.safetensors.index.json'), 'utf8'));
     index.weight_map['model.embeddings.mask_token'] = 'model-00002-of-00002.safetensors';
     writeFileSync(join(folder, 'model.safetensors.index.json'), JSON.stringify(index));
-    const message = await checkpointError(openCheckpointWeights(folder));
+    const message = await checkpointError(openCheckpointFolder(folder));
     expect(message).toContain('"model.embeddings.mask_token"');
     expect(message).toContain('model-00002-of-00002.safetensors');
   });
@@ -266,9 +267,9 @@ describe('openCheckpointWeights', () => {
   it('rejects shard names that leave the folder and a malformed index', async () => {
     const { folder } = shardTiny();
     writeFileSync(join(folder, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: '../x.safetensors' } }));
-    expect(await checkpointError(openCheckpointWeights(folder))).toContain('../x.safetensors');
+    expect(await checkpointError(openCheckpointFolder(folder))).toContain('../x.safetensors');
     writeFileSync(join(folder, 'model.safetensors.index.json'), '{"weight_map": ');
-    expect(await checkpointError(openCheckpointWeights(folder))).toContain('model.safetensors.index.json');
+    expect(await checkpointError(openCheckpointFolder(folder))).toContain('model.safetensors.index.json');
   });
 
   it('explains that pytorch_model.bin checkpoints must be converted', async () => {
@@ -276,16 +277,16 @@ describe('openCheckpointWeights', () => {
     mkdirSync(folder, { recursive: true });
     copyFileSync(join(TINY, 'config.json'), join(folder, 'config.json'));
     writeFileSync(join(folder, 'pytorch_model.bin'), 'not really');
-    const message = await checkpointError(openCheckpointWeights(folder));
+    const message = await checkpointError(openCheckpointFolder(folder));
     expect(message).toContain('pytorch_model.bin');
     expect(message).toContain('safetensors');
   });
 
   it('names the missing folder or files', async () => {
-    expect(await checkpointError(openCheckpointWeights(join(tmp, 'nowhere')))).toContain('nowhere');
+    expect(await checkpointError(openCheckpointFolder(join(tmp, 'nowhere')))).toContain('nowhere');
     const empty = join(tmp, `empty-${counter++}`);
     mkdirSync(empty);
-    expect(await checkpointError(openCheckpointWeights(empty))).toContain('model.safetensors');
+    expect(await checkpointError(openCheckpointFolder(empty))).toContain('model.safetensors');
   });
 });
 
@@ -299,7 +300,7 @@ describe('checkCheckpointTensors', () => {
     const tensors = expectedTensors(tiny()).filter((t) => !t.name.endsWith('layers.2.mlp.lin1.bias'));
     const path = tmpPath();
     writeF32Tensors(path, Object.fromEntries(tensors.map((t) => [t.name, { shape: t.shape, values: new Float32Array(t.shape.reduce((a, b) => a * b, 1)) }])));
-    const file = await SafetensorsFile.open(path);
+    const file = await openSafetensorsFile(path);
     const message = await checkpointError(() => checkCheckpointTensors(file, tiny()));
     await file.close();
     expect(message).toContain('1 missing tensor(s)');
@@ -314,7 +315,7 @@ describe('checkCheckpointTensors', () => {
   });
 
   it('catches a config that does not match the weights', async () => {
-    const file = await SafetensorsFile.open(join(TINY, 'model.safetensors'));
+    const file = await openSafetensorsFile(join(TINY, 'model.safetensors'));
     const message = await checkpointError(() => checkCheckpointTensors(file, parseSegGPTConfig({ ...tiny(), qkv_bias: false, num_hidden_layers: 5, intermediate_hidden_state_indices: [1, 3, 4] })));
     await file.close();
     expect(message).toContain('model.encoder.layers.4.attention.qkv.weight');

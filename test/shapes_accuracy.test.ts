@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { SUPPORTED_DTYPES } from '../src/conversion/variants.js';
 import { evaluateShapes, IOU_TOLERANCE, type EvalResult } from '../dev/shapes_eval.js';
 import { SHAPES } from './support/fixtures.js';

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkCheckpointTensors, expectedTensors } from '../src/conversion/checkpoint_layout.js';
-import { SafetensorsFile } from '../src/conversion/safetensors.js';
-import { fillSynthetic, fillSyntheticRange, fnv1a32, writeSyntheticCheckpoint } from '../src/conversion/synthetic.js';
+import { openSafetensorsFile } from '../src/conversion/node/files.js';
+import { fillSynthetic, fillSyntheticRange, fnv1a32 } from '../src/conversion/synthetic.js';
+import { writeSyntheticCheckpoint } from '../src/conversion/node/synthetic.js';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config.js';
 import { parseSegGPTPreprocessorConfig } from '../src/configs/seggpt_preprocessor_config.js';
 import { TINY, VIT_L } from './support/fixtures.js';
@@ -132,7 +133,7 @@ describe('writeSyntheticCheckpoint', () => {
     expect(Number(bytes.readBigUInt64LE(0)) % 8).toBe(0);
     expect(progress.at(-1)).toEqual([bytes.length, bytes.length]);
 
-    const file = await SafetensorsFile.open(path);
+    const file = await openSafetensorsFile(path);
     try {
       expect(file.metadata).toEqual({ format: 'pt' });
       const layout = expectedTensors(config);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { SegGPTForImageSegmentation } from '../src/index.js';
 import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases } from './support/fixtures.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureSyntheticCheckpoint } from '../dev/synthetic_cache.js';
-import { convertCheckpoint } from '../src/conversion/convert.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { VIT_L } from './support/fixtures.js';
 import { absDiff, readNpy } from '../dev/npy.js';
 import { caseFeeds } from './support/onnx_run.js';

@@ -9,7 +9,7 @@ import { countOpTypes, readOnnxNodes } from '../onnx_nodes.js';
 import { nodePattern } from '../profile_trace.js';
 import { withForeignSections } from '../report.js';
 import { ensureSyntheticCheckpoint } from '../../dev/synthetic_cache.js';
-import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { convertCheckpoint } from '../../src/conversion/node/convert.js';
 import { parseSegGPTConfig } from '../../src/configs/seggpt_config_fields.js';
 import { TINY, VIT_L, tinyCases } from '../../test/support/fixtures.js';
 import { readNpy } from '../../dev/npy.js';

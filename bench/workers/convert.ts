@@ -1,5 +1,5 @@
 /** Worker: converts a checkpoint to one or more dtypes and reports the time. */
-import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { convertCheckpoint } from '../../src/conversion/node/convert.js';
 import { emitResult, runWorkerMain, workerArgs } from '../worker_io.js';
 
 export interface ConvertArgs {

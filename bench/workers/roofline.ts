@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataType, Graph, bytesOf } from '../../src/conversion/onnx/graph.js';
-import { writeModel } from '../../src/conversion/onnx/write.js';
+import { writeModel } from '../../src/conversion/node/files.js';
 import { sessionOptions } from '../session.js';
 import { median } from '../stats.js';
 import { emitResult, runWorkerMain, workerArgs } from '../worker_io.js';

@@ -1,4 +1,4 @@
-import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { convertCheckpoint } from '../../src/conversion/node/convert.js';
 import { SUPPORTED_DTYPES } from '../../src/conversion/variants.js';
 import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { writeSyntheticCheckpoint } from '../../src/conversion/synthetic.js';
+import { writeSyntheticCheckpoint } from '../../src/conversion/node/synthetic.js';
 import { parseSegGPTConfig } from '../../src/configs/seggpt_config_fields.js';
 import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';

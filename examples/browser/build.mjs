@@ -52,7 +52,7 @@ async function convertDemoModel(outdir, dtypes) {
   const cacheDir = join(repo, 'node_modules', '.cache', 'transformers-seggpt');
   const converter = join(cacheDir, 'convert.mjs');
   await esbuild.build({
-    entryPoints: [join(repo, 'src', 'conversion', 'convert.ts')],
+    entryPoints: [join(repo, 'src', 'conversion', 'node', 'convert.ts')],
     outfile: converter,
     bundle: true,
     format: 'esm',

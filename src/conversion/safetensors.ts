@@ -1,13 +1,10 @@
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { endianness } from 'node:os';
-import { basename, join } from 'node:path';
 import { CheckpointError } from '../errors.js';
+import { readText, type ByteSource, type CheckpointFiles } from './byte_source.js';
 
 /**
- * Strict safetensors reader. The header is validated completely (dtypes, shapes, offsets that tile the data section
- * up to EOF) before any tensor memory is allocated; tensors are then read one at a time with positional reads, so
- * the file is never held in memory as a whole.
+ * Strict safetensors reader over any ByteSource (a file, a Blob, HTTP Range requests). The header is validated
+ * completely (dtypes, shapes, offsets that tile the data section up to the end) before any tensor memory is
+ * allocated; tensors are then read one at a time, so a checkpoint is never held in memory as a whole.
  */
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -19,7 +16,7 @@ export interface TensorInfo {
   /** Absolute position of the first byte in the file. */
   byteOffset: number;
   byteLength: number;
-  /** Path of the file holding the tensor. */
+  /** The file holding the tensor (its path or URL). */
   file: string;
 }
 
@@ -35,41 +32,36 @@ export interface CheckpointWeights {
 /** The format's own cap on the JSON header (safetensors MAX_HEADER_SIZE). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+export const WEIGHTS_FILE = 'model.safetensors';
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
+const PICKLE_FILES = ['pytorch_model.bin', 'pytorch_model.bin.index.json'];
+
 const ITEM_SIZE: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 /** Dtypes the format defines but a float checkpoint converter cannot use. */
 const OTHER_DTYPES = new Set(['F64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F6_E2M3', 'F6_E3M2', 'F4', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'C64']);
 const REDOWNLOAD = 're-download the checkpoint (or re-save it with safetensors)';
-/** Largest single positional read (libuv caps a read at INT32_MAX bytes). */
-const READ_CHUNK = 1 << 30;
-const LITTLE_ENDIAN = endianness() === 'LE';
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class SafetensorsFile implements CheckpointWeights {
   readonly path: string;
   readonly metadata: Record<string, string>;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
-  #handle: FileHandle | null;
+  #source: ByteSource | null;
 
-  private constructor(path: string, handle: FileHandle, metadata: Record<string, string>, tensors: Map<string, TensorInfo>) {
-    this.path = path;
-    this.#handle = handle;
+  private constructor(source: ByteSource, metadata: Record<string, string>, tensors: Map<string, TensorInfo>) {
+    this.path = source.name;
+    this.#source = source;
     this.metadata = metadata;
     this.tensors = tensors;
   }
 
-  /** Opens and validates a .safetensors file; throws CheckpointError naming the file and what is wrong. */
-  static async open(path: string): Promise<SafetensorsFile> {
-    let handle: FileHandle;
+  /** Reads and validates the header of a .safetensors source; throws CheckpointError naming the file and what is wrong. */
+  static async open(source: ByteSource): Promise<SafetensorsFile> {
     try {
-      handle = await fs.open(path, 'r');
+      const header = await readHeader(source);
+      return new SafetensorsFile(source, header.metadata, header.tensors);
     } catch (error) {
-      throw new CheckpointError(`${path}: cannot open the safetensors file (${(error as Error).message}); check the path or ${REDOWNLOAD}`, { cause: error });
-    }
-    try {
-      const { size } = await handle.stat();
-      const header = await readHeader(handle, path, size);
-      return new SafetensorsFile(path, handle, header.metadata, header.tensors);
-    } catch (error) {
-      await handle.close();
+      await source.close?.();
       throw error;
     }
   }
@@ -83,18 +75,19 @@ export class SafetensorsFile implements CheckpointWeights {
   /** Reads one tensor (only its bytes), converting F16/BF16 to float32. */
   async readFloat32(name: string): Promise<Float32Array> {
     const info = this.info(name);
-    if (!this.#handle) throw new CheckpointError(`${this.path}: cannot read "${name}": the file was already closed; open it again`);
+    const source = this.#source;
+    if (!source) throw new CheckpointError(`${this.path}: cannot read "${name}": the file was already closed; open it again`);
     const count = info.byteLength / ITEM_SIZE[info.dtype];
+    const out = new Float32Array(count);
     if (info.dtype === 'F32') {
-      const out = new Float32Array(count);
-      await readExactly(this.#handle, new Uint8Array(out.buffer), info, this.path);
-      if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(out.buffer), 4);
+      const target = new Uint8Array(out.buffer);
+      await readTensorBytes(source, info, target);
+      if (!LITTLE_ENDIAN) swapBytes(target, 4);
       return out;
     }
     // 16-bit values are widened in place: the upper half of `out` first holds the raw halves.
-    const out = new Float32Array(count);
     const raw = new Uint16Array(out.buffer, count * 2, count);
-    await readExactly(this.#handle, new Uint8Array(raw.buffer, raw.byteOffset, info.byteLength), info, this.path);
+    await readTensorBytes(source, info, new Uint8Array(raw.buffer, raw.byteOffset, info.byteLength));
     if (!LITTLE_ENDIAN) swapBytes(new Uint8Array(raw.buffer, raw.byteOffset, info.byteLength), 2);
     const bits = new Uint32Array(out.buffer);
     // Ascending order is safe: bits[i] ends at byte 4i+4 ≤ 2count+2i+2, where raw[i+1] (not yet read) begins.
@@ -104,30 +97,50 @@ export class SafetensorsFile implements CheckpointWeights {
   }
 
   async close(): Promise<void> {
-    const handle = this.#handle;
-    this.#handle = null;
-    await handle?.close();
+    const source = this.#source;
+    this.#source = null;
+    await source?.close?.();
+  }
+}
+
+/** Copies the tensor's bytes into `target` (straight from the source when it can write into caller memory). */
+async function readTensorBytes(source: ByteSource, info: TensorInfo, target: Uint8Array): Promise<void> {
+  try {
+    if (source.readInto) await source.readInto(info.byteOffset, target);
+    else target.set(await source.read(info.byteOffset, info.byteLength));
+  } catch (error) {
+    if (error instanceof CheckpointError || (error as Error)?.name === 'AbortError' || (error as Error)?.name === 'HubError') throw error;
+    throw new CheckpointError(`${source.name}: cannot read tensor "${info.name}" (${(error as Error).message}); the file changed since it was opened — ${REDOWNLOAD}`, {
+      cause: error,
+    });
   }
 }
 
 /**
- * Opens the weights of a checkpoint folder: `model.safetensors`, or the shards listed by
- * `model.safetensors.index.json`. Throws CheckpointError naming the missing or broken file.
+ * Opens the weights of a checkpoint: `model.safetensors`, or the shards listed by `model.safetensors.index.json`.
+ * Throws CheckpointError naming the missing or broken file; a PyTorch pickle checkpoint is named, never read.
  */
-export async function openCheckpointWeights(folder: string): Promise<CheckpointWeights> {
-  const single = join(folder, 'model.safetensors');
-  const index = join(folder, 'model.safetensors.index.json');
-  if (await isFile(single)) return SafetensorsFile.open(single);
-  if (await isFile(index)) return openSharded(folder, index);
+export async function openCheckpointWeights(files: CheckpointFiles): Promise<CheckpointWeights> {
+  const single = await files.open(WEIGHTS_FILE);
+  if (single) return SafetensorsFile.open(single);
+  const index = await files.open(WEIGHTS_INDEX_FILE);
+  if (index) return openSharded(files, index);
+  throw await missingWeightsError(files);
+}
 
-  if (!(await exists(folder))) throw new CheckpointError(`${folder}: checkpoint folder not found; pass a folder holding config.json and model.safetensors`);
-  const bin = (await isFile(join(folder, 'pytorch_model.bin'))) || (await isFile(join(folder, 'pytorch_model.bin.index.json')));
-  throw new CheckpointError(
-    bin
-      ? `${folder}: only pytorch_model.bin found; PyTorch pickle checkpoints are not supported — convert to safetensors first ` +
-          `(in Python: SegGptForImageSegmentation.from_pretrained(path).save_pretrained(out, safe_serialization=True))`
-      : `${folder}: neither model.safetensors nor model.safetensors.index.json found; download the checkpoint's safetensors weights into this folder`,
-  );
+/** Why a checkpoint has no usable weights: pickle only, or nothing at all. */
+export async function missingWeightsError(files: CheckpointFiles): Promise<CheckpointError> {
+  for (const pickle of PICKLE_FILES) {
+    const found = await files.open(pickle);
+    if (found) {
+      await found.close?.();
+      return new CheckpointError(
+        `${files.location}: only ${pickle} found; PyTorch pickle checkpoints are never read (unpickling can run arbitrary code) — convert to safetensors first ` +
+          `(in Python: SegGptForImageSegmentation.from_pretrained(path).save_pretrained(out, safe_serialization=True))`,
+      );
+    }
+  }
+  return new CheckpointError(`${files.location}: neither ${WEIGHTS_FILE} nor ${WEIGHTS_INDEX_FILE} found; a SegGPT checkpoint holds config.json, preprocessor_config.json and ${WEIGHTS_FILE}`);
 }
 
 class ShardedCheckpoint implements CheckpointWeights {
@@ -157,12 +170,15 @@ class ShardedCheckpoint implements CheckpointWeights {
   }
 }
 
-async function openSharded(folder: string, index: string): Promise<CheckpointWeights> {
+async function openSharded(files: CheckpointFiles, indexSource: ByteSource): Promise<CheckpointWeights> {
+  const index = indexSource.name;
   let json: unknown;
   try {
-    json = JSON.parse(await fs.readFile(index, 'utf8'));
+    json = JSON.parse(await readText(indexSource));
   } catch (error) {
     throw new CheckpointError(`${index}: not valid JSON (${(error as Error).message}); ${REDOWNLOAD}`, { cause: error });
+  } finally {
+    await indexSource.close?.();
   }
   const weightMap = (json as { weight_map?: unknown } | null)?.weight_map;
   if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
@@ -170,17 +186,20 @@ async function openSharded(folder: string, index: string): Promise<CheckpointWei
   }
   const entries = Object.entries(weightMap as Record<string, unknown>);
   for (const [name, file] of entries) {
-    if (typeof file !== 'string' || file === '' || basename(file) !== file || file === '.' || file === '..') {
+    if (typeof file !== 'string' || file === '' || /[\\/]/.test(file) || file === '.' || file === '..') {
       throw new CheckpointError(`${index}: weight_map["${name}"] must be a shard file name in the same folder (got ${JSON.stringify(file)}); ${REDOWNLOAD}`);
     }
   }
   const shardNames = [...new Set(entries.map(([, file]) => file as string))].sort();
   const shards = new Map<string, SafetensorsFile>();
+  const byShardName = new Map<string, string>();
   try {
     for (const shardName of shardNames) {
-      const path = join(folder, shardName);
-      if (!(await isFile(path))) throw new CheckpointError(`${path}: shard listed in ${basename(index)} is missing; download every model-*.safetensors shard`);
-      shards.set(path, await SafetensorsFile.open(path));
+      const source = await files.open(shardName);
+      if (!source) throw new CheckpointError(`${files.location}/${shardName}: shard listed in ${WEIGHTS_INDEX_FILE} is missing; download every model-*.safetensors shard`);
+      const shard = await SafetensorsFile.open(source);
+      shards.set(shard.path, shard);
+      byShardName.set(shardName, shard.path);
     }
     const tensors = new Map<string, TensorInfo>();
     for (const shard of shards.values()) {
@@ -191,9 +210,9 @@ async function openSharded(folder: string, index: string): Promise<CheckpointWei
       }
     }
     for (const [name, file] of entries) {
-      const path = join(folder, file as string);
+      const path = byShardName.get(file as string)!;
       if (tensors.get(name)?.file !== path) {
-        throw new CheckpointError(`${path}: tensor "${name}" is listed in ${basename(index)} for this shard but the shard does not hold it; ${REDOWNLOAD}`);
+        throw new CheckpointError(`${path}: tensor "${name}" is listed in ${WEIGHTS_INDEX_FILE} for this shard but the shard does not hold it; ${REDOWNLOAD}`);
       }
     }
     return new ShardedCheckpoint(index, shards, tensors);
@@ -208,11 +227,12 @@ interface ParsedHeader {
   tensors: Map<string, TensorInfo>;
 }
 
-async function readHeader(handle: FileHandle, path: string, fileSize: number): Promise<ParsedHeader> {
+async function readHeader(source: ByteSource): Promise<ParsedHeader> {
+  const path = source.name;
+  const fileSize = source.size;
   if (fileSize < 8) throw new CheckpointError(`${path}: ${fileSize} bytes is too short for a safetensors file (needs an 8-byte header length); ${REDOWNLOAD}`);
-  const prefix = new Uint8Array(8);
-  await readAt(handle, prefix, 0);
-  const headerLength = new DataView(prefix.buffer).getBigUint64(0, true);
+  const prefix = await source.read(0, 8);
+  const headerLength = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     throw new CheckpointError(`${path}: header length ${headerLength} exceeds the safetensors cap of ${MAX_HEADER_BYTES} bytes — not a safetensors file or corrupted; ${REDOWNLOAD}`);
   }
@@ -220,8 +240,7 @@ async function readHeader(handle: FileHandle, path: string, fileSize: number): P
   if (8 + length > fileSize) {
     throw new CheckpointError(`${path}: header length ${length} runs past the end of the file (${fileSize} bytes) — truncated or not a safetensors file; ${REDOWNLOAD}`);
   }
-  const headerBytes = new Uint8Array(length);
-  await readAt(handle, headerBytes, 8);
+  const headerBytes = await source.read(8, length);
   return parseHeader(headerBytes, path, 8 + length, fileSize);
 }
 
@@ -252,10 +271,10 @@ function parseHeader(bytes: Uint8Array, path: string, dataStart: number, fileSiz
     found.push(info);
   }
   // The tensors must tile the data section exactly: no overlap, no gap, nothing after the last one.
-  found.sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
+  const ordered = [...found].sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
   let cursor = dataStart;
   let previous: TensorInfo | undefined;
-  for (const info of found) {
+  for (const info of ordered) {
     if (info.byteOffset < cursor) {
       throw new CheckpointError(`${path}: tensor "${info.name}" (data_offsets from ${begins.get(info.name)}) overlaps "${previous!.name}"; the header is corrupted — ${REDOWNLOAD}`);
     }
@@ -270,7 +289,7 @@ function parseHeader(bytes: Uint8Array, path: string, dataStart: number, fileSiz
   if (cursor !== fileSize) {
     throw new CheckpointError(`${path}: ${fileSize - cursor} bytes after the last tensor are not described by the header; the file is corrupted — ${REDOWNLOAD}`);
   }
-  return { metadata, tensors: new Map(found.map((info) => [info.name, info])) };
+  return { metadata, tensors: new Map(ordered.map((info) => [info.name, info])) };
 }
 
 function parseEntry(name: string, entry: unknown, path: string, dataStart: number, dataSize: number): TensorInfo {
@@ -309,25 +328,6 @@ function parseEntry(name: string, entry: unknown, path: string, dataStart: numbe
   return { name, dtype: dtype as SafetensorsDtype, shape: [...(shape as number[])], byteOffset: dataStart + begin, byteLength: end - begin, file: path };
 }
 
-async function readAt(handle: FileHandle, target: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await handle.read(target, done, Math.min(READ_CHUNK, target.length - done), position + done);
-    if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
-    done += bytesRead;
-  }
-}
-
-async function readExactly(handle: FileHandle, target: Uint8Array, info: TensorInfo, path: string): Promise<void> {
-  try {
-    await readAt(handle, target, info.byteOffset);
-  } catch (error) {
-    throw new CheckpointError(`${path}: cannot read tensor "${info.name}" (${(error as Error).message}); the file changed since it was opened — ${REDOWNLOAD}`, {
-      cause: error,
-    });
-  }
-}
-
 /** IEEE half → float bits, exact (subnormals, infinities and NaN included). */
 function halfToFloatBits(h: number): number {
   const sign = (h & 0x8000) << 16;
@@ -347,21 +347,4 @@ function halfToFloatBits(h: number): number {
 
 function swapBytes(bytes: Uint8Array, width: 2 | 4): void {
   for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await fs.stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,3 @@
-import { promises as fs } from 'node:fs';
-import { endianness } from 'node:os';
-import { join } from 'node:path';
 import { segGPTConfigToJSON, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
 import {
   parseSegGPTPreprocessorConfig,
@@ -8,6 +5,7 @@ import {
   SEGGPT_PREPROCESSOR_DEFAULTS,
 } from '../configs/seggpt_preprocessor_config.js';
 import { expectedTensors } from './checkpoint_layout.js';
+import type { SerializedFile } from './onnx/serialize.js';
 
 /**
  * `synthetic-v1` weights (shared/SEGGPT.md, "Synthetic full-size weights"): every tensor filled deterministically
@@ -73,36 +71,24 @@ export function fillSynthetic(name: string, shape: number[], out: Float32Array):
   fillSyntheticRange(name, shape, 0, out.length === count ? out : out.subarray(0, count));
 }
 
-export interface WriteSyntheticOptions {
-  /** preprocessor_config.json contents; default: SegGptImageProcessor defaults at image_size[0]/2 × image_size[1]. */
-  preprocessor?: object;
-  /** Bytes of model.safetensors written so far and in total. */
-  onProgress?: (done: number, total: number) => void;
-}
-
-/** Elements per write: 16 MiB of float32 at a time keeps memory bounded for any tensor size. */
+/** Elements per chunk: 16 MiB of float32 at a time keeps memory bounded for any tensor size. */
 const CHUNK_ELEMENTS = 1 << 22;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/**
- * Writes a hub-layout checkpoint folder with synthetic-v1 weights: config.json, preprocessor_config.json and
- * model.safetensors (F32, tensors in state-dict order). Each file is written under a temporary name and renamed
- * when complete; model.safetensors is streamed chunk by chunk.
- */
-export async function writeSyntheticCheckpoint(config: SegGPTConfigFields, folder: string, options: WriteSyntheticOptions = {}): Promise<void> {
-  const preprocessor = parseSegGPTPreprocessorConfig(
-    options.preprocessor ?? {
-      ...SEGGPT_PREPROCESSOR_DEFAULTS,
-      size: { height: config.image_size[0] / 2, width: config.image_size[1] },
-    },
+/** The config.json and preprocessor_config.json of a synthetic checkpoint (default preprocessor: HF defaults at image_size[0]/2 × image_size[1]). */
+export function syntheticConfigFiles(config: SegGPTConfigFields, preprocessor?: object): { 'config.json': string; 'preprocessor_config.json': string } {
+  const processor = parseSegGPTPreprocessorConfig(
+    preprocessor ?? { ...SEGGPT_PREPROCESSOR_DEFAULTS, size: { height: config.image_size[0] / 2, width: config.image_size[1] } },
     'options.preprocessor',
   );
-  await fs.mkdir(folder, { recursive: true });
-  await writeSafetensors(config, join(folder, 'model.safetensors'), options.onProgress);
-  await writeAtomically(join(folder, 'preprocessor_config.json'), `${JSON.stringify(segGPTPreprocessorConfigToJSON(preprocessor), null, 2)}\n`);
-  await writeAtomically(join(folder, 'config.json'), `${JSON.stringify(segGPTConfigToJSON({ torch_dtype: 'float32', ...config }), null, 2)}\n`);
+  return {
+    'config.json': `${JSON.stringify(segGPTConfigToJSON({ torch_dtype: 'float32', ...config }), null, 2)}\n`,
+    'preprocessor_config.json': `${JSON.stringify(segGPTPreprocessorConfigToJSON(processor), null, 2)}\n`,
+  };
 }
 
-async function writeSafetensors(config: SegGPTConfigFields, path: string, onProgress?: (done: number, total: number) => void): Promise<void> {
+/** model.safetensors with synthetic-v1 weights (F32, tensors in state-dict order), as a stream of chunks. */
+export function syntheticSafetensors(config: SegGPTConfigFields): SerializedFile {
   const tensors = expectedTensors(config);
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let dataBytes = 0;
@@ -112,53 +98,32 @@ async function writeSafetensors(config: SegGPTConfigFields, path: string, onProg
     dataBytes += bytes;
   }
   // Pad the header with spaces to a multiple of 8 so the data section stays aligned (as the safetensors library does).
+  const encoder = new TextEncoder();
   let headerText = JSON.stringify(header);
-  headerText += ' '.repeat((8 - (Buffer.byteLength(headerText) % 8)) % 8);
-  const headerBytes = Buffer.from(headerText, 'utf8');
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-  const total = 8 + headerBytes.length + dataBytes;
-
-  const temp = `${path}.tmp-${process.pid}`;
-  const handle = await fs.open(temp, 'w');
-  try {
-    await writeAll(handle, prefix);
-    await writeAll(handle, headerBytes);
-    let done = 8 + headerBytes.length;
-    onProgress?.(done, total);
-    const chunk = new Float32Array(Math.min(CHUNK_ELEMENTS, Math.max(1, ...tensors.map((t) => elementCount(t.shape)))));
-    const chunkBytes = new Uint8Array(chunk.buffer);
-    for (const { name, shape } of tensors) {
-      const count = elementCount(shape);
-      for (let start = 0; start < count; start += chunk.length) {
-        const n = Math.min(chunk.length, count - start);
-        fillSyntheticRange(name, shape, start, chunk.subarray(0, n));
-        const bytes = chunkBytes.subarray(0, n * 4);
-        if (endianness() !== 'LE') for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
-        await writeAll(handle, bytes);
-        done += n * 4;
-        onProgress?.(done, total);
+  headerText += ' '.repeat((8 - (encoder.encode(headerText).length % 8)) % 8);
+  const headerBytes = encoder.encode(headerText);
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  const largest = tensors.reduce((max, t) => Math.max(max, elementCount(t.shape)), 1);
+  return {
+    path: 'model.safetensors',
+    byteLength: 8 + headerBytes.length + dataBytes,
+    async *chunks() {
+      yield prefix;
+      yield headerBytes;
+      const chunk = new Float32Array(Math.min(CHUNK_ELEMENTS, largest));
+      const chunkBytes = new Uint8Array(chunk.buffer);
+      for (const { name, shape } of tensors) {
+        const count = elementCount(shape);
+        for (let start = 0; start < count; start += chunk.length) {
+          const n = Math.min(chunk.length, count - start);
+          fillSyntheticRange(name, shape, start, chunk.subarray(0, n));
+          const bytes = chunkBytes.subarray(0, n * 4);
+          if (!LITTLE_ENDIAN) for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
+          // The chunk buffer is reused: consumers copy or write it before asking for the next one.
+          yield bytes;
+        }
       }
-    }
-    await handle.close();
-    await fs.rename(temp, path);
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
-}
-
-async function writeAll(handle: fs.FileHandle, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
-    done += bytesWritten;
-  }
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  await fs.writeFile(temp, text);
-  await fs.rename(temp, path);
+    },
+  };
 }

@@ -1,5 +1,5 @@
 import type { SegGPTActivation, SegGPTConfigFields } from '../../src/configs/seggpt_config_fields.js';
-import { openCheckpointWeights } from '../../src/conversion/safetensors.js';
+import { openCheckpointFolder } from '../../src/conversion/node/files.js';
 
 /**
  * A naive float64 re-implementation of HF `SegGptForImageSegmentation.forward` (modeling_seggpt.py, eval mode),
@@ -36,7 +36,7 @@ export interface ReferenceOutputs {
 
 /** Reads every tensor of a checkpoint folder into memory and returns a synchronous getter. */
 export async function loadCheckpointWeights(folder: string): Promise<WeightGetter> {
-  const weights = await openCheckpointWeights(folder);
+  const weights = await openCheckpointFolder(folder);
   const values = new Map<string, Float32Array>();
   try {
     for (const name of weights.tensors.keys()) values.set(name, await weights.readFloat32(name));

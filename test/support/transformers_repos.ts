@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { convertCheckpoint } from '../../src/conversion/convert.js';
+import { convertCheckpoint } from '../../src/conversion/node/convert.js';
 import { DataType, Graph } from '../../src/conversion/onnx/graph.js';
-import { writeModel } from '../../src/conversion/onnx/write.js';
+import { writeModel } from '../../src/conversion/node/files.js';
 import { TINY } from './fixtures.js';
 
 /** Converts the seggpt-tiny fixture (fp32 unless told) into a fresh temporary Transformers.js repo folder. */

@@ -124,7 +124,7 @@ export class Graph {
     if (bytes.length !== byteLengthOf(dataType, dims)) {
       throw new Error(`constant ${name}: ${bytes.length} bytes for dims [${dims}]`);
     }
-    const key = bytes.length <= 64 ? `${dataType}|${dims}|${Buffer.from(bytes).toString('hex')}` : undefined;
+    const key = bytes.length <= 64 ? `${dataType}|${dims}|${bytes.join(',')}` : undefined;
     const cached = key && this.constantCache.get(key);
     if (cached) return cached;
     const copy = bytes.slice();

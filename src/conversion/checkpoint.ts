@@ -1,0 +1,146 @@
+/**
+ * Checkpoint → ONNX files, on byte sources and sinks (no file system): what `seggpt convert` writes to a folder and
+ * what a first load by hub id builds in memory for Transformers.js are the same bytes.
+ */
+import { parseSegGPTConfig, segGPTConfigToJSON, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { parseSegGPTPreprocessorConfig, type SegGPTPreprocessorConfigFields } from '../configs/seggpt_preprocessor_config.js';
+import { CheckpointError } from '../errors.js';
+import { readText, type CheckpointFiles } from './byte_source.js';
+import { checkCheckpointTensors, expectedTensors } from './checkpoint_layout.js';
+import { serializeModel, type SerializedFile } from './onnx/serialize.js';
+import { openCheckpointWeights, type CheckpointWeights } from './safetensors.js';
+import { buildSegGPTGraph, type WeightReader } from './seggpt_graph.js';
+import { resolveVariants, type Variant } from './variants.js';
+
+export const PRODUCER = 'transformers-seggpt';
+export const PRODUCER_VERSION = '0.1.0';
+
+/** Above this many bytes of weights a variant's initializers go to `<file>_data`. */
+export const EXTERNAL_DATA_THRESHOLD_BYTES = 256 * 1024 * 1024;
+
+export const CONFIG_FILE = 'config.json';
+export const PREPROCESSOR_CONFIG_FILE = 'preprocessor_config.json';
+
+/** A checkpoint whose configs are validated and whose weights are open. Close `weights` when done. */
+export interface PreparedCheckpoint {
+  config: SegGPTConfigFields;
+  preprocessor: SegGPTPreprocessorConfigFields;
+  weights: CheckpointWeights;
+  /** One line per tensor the model does not use (they are ignored). */
+  warnings: string[];
+}
+
+export interface PrepareOptions {
+  /** Parsed config.json, when the caller already has it; otherwise it is read from `files`. */
+  config?: unknown;
+  /** Parsed preprocessor_config.json, likewise. */
+  preprocessor?: unknown;
+}
+
+/** Reads and validates config.json, preprocessor_config.json and the weights' layout (before any tensor is read). */
+export async function prepareCheckpoint(files: CheckpointFiles, options: PrepareOptions = {}): Promise<PreparedCheckpoint> {
+  const configSource = `${files.location}/${CONFIG_FILE}`;
+  const preprocessorSource = `${files.location}/${PREPROCESSOR_CONFIG_FILE}`;
+  const config = parseSegGPTConfig(options.config ?? (await readJson(files, CONFIG_FILE)), configSource);
+  const preprocessor = parseSegGPTPreprocessorConfig(options.preprocessor ?? (await readJson(files, PREPROCESSOR_CONFIG_FILE)), preprocessorSource);
+  checkProcessorMatchesModel(config, preprocessor.size, preprocessorSource);
+  const weights = await openCheckpointWeights(files);
+  try {
+    return { config, preprocessor, weights, warnings: checkCheckpointTensors(weights, config) };
+  } catch (error) {
+    await weights.close();
+    throw error;
+  }
+}
+
+export interface SerializedVariant {
+  dtype: string;
+  /** File name inside onnx/. */
+  file: string;
+  external_data: boolean;
+  /** The data file first (when there is one), then the .onnx: write or send them in this order. */
+  files: SerializedFile[];
+  bytes: number;
+}
+
+/** The ONNX files of one precision variant; weights are read from the checkpoint as the files are consumed. */
+export async function serializeVariant(
+  config: SegGPTConfigFields,
+  weights: WeightReader,
+  variant: Variant,
+  externalData: 'auto' | boolean = 'auto',
+): Promise<SerializedVariant> {
+  const graph = await buildSegGPTGraph(config, weights, variant.plan);
+  const external = externalData === 'auto' ? weightBytesOf(graph) > EXTERNAL_DATA_THRESHOLD_BYTES : externalData;
+  const files = serializeModel(
+    graph,
+    `onnx/${variant.file}`,
+    {
+      producer: PRODUCER,
+      version: PRODUCER_VERSION,
+      docString: `SegGptForImageSegmentation (${variant.dtype}) converted by ${PRODUCER}`,
+      metadata: { dtype: variant.dtype, model_type: 'seggpt' },
+    },
+    external,
+  );
+  return { dtype: variant.dtype, file: variant.file, external_data: external, files, bytes: files.reduce((sum, f) => sum + f.byteLength, 0) };
+}
+
+function weightBytesOf(graph: { initializers: readonly { byteLength: number }[] }): number {
+  return graph.initializers.reduce((sum, init) => sum + init.byteLength, 0);
+}
+
+const externalDataMemo = new Map<string, boolean>();
+
+/**
+ * Whether the converter's default ('auto') puts `dtype`'s weights in external data for this config. Decided by the
+ * graph alone (sizes, not values), so it is known before the checkpoint is read: the graph is built on zeros.
+ */
+export async function usesExternalData(config: SegGPTConfigFields, dtype: string): Promise<boolean> {
+  const key = `${dtype}|${JSON.stringify(segGPTConfigToJSON(config))}`;
+  let answer = externalDataMemo.get(key);
+  if (answer === undefined) {
+    const shapes = new Map(expectedTensors(config).map((t) => [t.name, t.shape.reduce((a, b) => a * b, 1)]));
+    const zeros: WeightReader = { readFloat32: async (name) => new Float32Array(shapes.get(name) ?? 0) };
+    const [variant] = resolveVariants(dtype);
+    answer = weightBytesOf(await buildSegGPTGraph(config, zeros, variant.plan)) > EXTERNAL_DATA_THRESHOLD_BYTES;
+    externalDataMemo.set(key, answer);
+  }
+  return answer;
+}
+
+/** The converted model's config.json: the checkpoint's config plus a `transformers.js_config` block. */
+export function convertedConfigJSON(config: SegGPTConfigFields, written: readonly Pick<SerializedVariant, 'dtype' | 'file' | 'external_data'>[]): Record<string, unknown> {
+  const external = Object.fromEntries(written.filter((v) => v.external_data).map((v) => [v.file, 1]));
+  const dtypes = written.map((v) => v.dtype);
+  const jsConfig: Record<string, unknown> = { dtype: dtypes.includes('fp32') ? 'fp32' : dtypes[0] };
+  if (Object.keys(external).length) jsConfig.use_external_data_format = external;
+  return { ...segGPTConfigToJSON(config), 'transformers.js_config': jsConfig };
+}
+
+async function readJson(files: CheckpointFiles, file: string): Promise<unknown> {
+  const where = `${files.location}/${file}`;
+  const source = await files.open(file);
+  if (!source) throw new CheckpointError(`${where} is missing: a SegGPT checkpoint folder holds config.json, preprocessor_config.json and model.safetensors`);
+  let text: string;
+  try {
+    text = await readText(source);
+  } finally {
+    await source.close?.();
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new CheckpointError(`${where} is not valid JSON (${(error as Error).message}): re-download the checkpoint`);
+  }
+}
+
+function checkProcessorMatchesModel(config: SegGPTConfigFields, size: { height: number; width: number }, source: string): void {
+  const [canvasH, canvasW] = config.image_size;
+  if (size.height * 2 !== canvasH || size.width !== canvasW) {
+    throw new CheckpointError(
+      `${source}: size ${size.height}×${size.width} does not fit the model's image_size ${canvasH}×${canvasW} (prompt over query): ` +
+        `set size to {"height": ${canvasH / 2}, "width": ${canvasW}}`,
+    );
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * A Graph as the bytes of its files: `<name>.onnx`, and with external data `<name>.onnx_data` (the file name
+ * Transformers.js fetches when `use_external_data_format` is set). Nothing is written here: each file is a stream of
+ * chunks, produced one initializer at a time, that a sink (a local file, an HTTP response, the browser's cache)
+ * consumes. Sizes are known before any weight is produced.
+ */
+import type { ExternalPlacement, Graph } from './graph.js';
+import { isDeferred, type Segment } from './proto.js';
+
+/** Tensors smaller than this stay inside the .onnx file even when external data is used. */
+const INLINE_LIMIT_BYTES = 1024;
+/** Offsets in the external data file are aligned so onnxruntime can memory-map them. */
+const EXTERNAL_ALIGNMENT = 4096;
+/** Protobuf cannot hold a message of 2 GiB or more. */
+export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
+/** Small protobuf segments are batched into chunks of about this size. */
+const CHUNK_BYTES = 1 << 22;
+
+export interface SerializedFile {
+  /** Path relative to the model folder, e.g. `onnx/model.onnx`. */
+  readonly path: string;
+  readonly byteLength: number;
+  /** The file's bytes in order. Iterate once: weights are produced (read, converted, quantised) on the way. */
+  chunks(): AsyncGenerator<Uint8Array>;
+}
+
+export interface ModelMeta {
+  producer: string;
+  version: string;
+  docString?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * The files of `graph` saved as `path`: with `externalData`, initializers of 1 KiB or more go to `<path>_data`.
+ * The data file (when there is one) comes first: sinks must consume the files in the order returned.
+ */
+export function serializeModel(graph: Graph, path: string, meta: ModelMeta, externalData: boolean): SerializedFile[] {
+  if (!externalData) {
+    const proto = graph.toModelProto(meta);
+    if (proto.length > PROTOBUF_LIMIT_BYTES) {
+      throw new Error(`${baseName(path)} would be ${proto.length} bytes, over protobuf's 2 GiB limit: use external data`);
+    }
+    return [segmentFile(path, proto.length, proto.finish())];
+  }
+
+  const dataPath = `${path}_data`;
+  const location = baseName(dataPath);
+  const placement: ExternalPlacement = new Map();
+  const placed: { offset: number; init: Graph['initializers'][number] }[] = [];
+  let end = 0;
+  for (const init of graph.initializers) {
+    if (init.byteLength < INLINE_LIMIT_BYTES) continue;
+    const offset = Math.ceil(end / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+    placement.set(init.name, { location, offset, length: init.byteLength });
+    placed.push({ offset, init });
+    end = offset + init.byteLength;
+  }
+  const data: SerializedFile = {
+    path: dataPath,
+    byteLength: end,
+    async *chunks() {
+      let position = 0;
+      for (const { offset, init } of placed) {
+        if (offset > position) yield new Uint8Array(offset - position);
+        const bytes = await init.produce();
+        checkLength(init.name, bytes, init.byteLength);
+        yield bytes;
+        position = offset + bytes.length;
+      }
+    },
+  };
+  const proto = graph.toModelProto(meta, placement);
+  return [data, segmentFile(path, proto.length, proto.finish())];
+}
+
+function segmentFile(path: string, byteLength: number, segments: Segment[]): SerializedFile {
+  return {
+    path,
+    byteLength,
+    async *chunks() {
+      // Small segments are batched into one chunk; deferred ones are produced and passed on alone.
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      function* flush(): Generator<Uint8Array> {
+        if (!batch.length) return;
+        const joined = new Uint8Array(batchBytes);
+        let at = 0;
+        for (const part of batch) {
+          joined.set(part, at);
+          at += part.length;
+        }
+        batch = [];
+        batchBytes = 0;
+        yield joined;
+      }
+      for (const segment of segments) {
+        if (isDeferred(segment)) {
+          yield* flush();
+          const bytes = await segment.produce();
+          checkLength('initializer', bytes, segment.length);
+          yield bytes;
+        } else {
+          batch.push(segment);
+          batchBytes += segment.length;
+          if (batchBytes > CHUNK_BYTES) yield* flush();
+        }
+      }
+      yield* flush();
+    },
+  };
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function checkLength(name: string, bytes: Uint8Array, expected: number): void {
+  if (bytes.length !== expected) throw new Error(`${name}: produced ${bytes.length} bytes, expected ${expected}`);
+}
