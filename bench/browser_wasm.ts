@@ -17,7 +17,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Tensor } from '@huggingface/transformers';
 import type { Page } from 'playwright-core';
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { SegGPTForImageSegmentation, type SegGPTForwardOptions } from '../src/index.js';
+import { SegGPTForImageSegmentation, type SegGPTForwardOptions } from '../src/index.node.js';
 import { launchChromium } from '../dev/chromium.js';
 import { readNpy } from '../dev/npy.js';
 import { startStaticServer } from '../dev/static_server.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { pipeline } from '../src/index.js';
+import { pipeline } from '../src/index.node.js';
 import { tinyFixture } from '../dev/fixtures.js';
 
 const CALLS = Number(process.env.SEGGPT_MEMORY_CALLS ?? 1000);

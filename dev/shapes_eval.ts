@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
-import { pipeline } from '../src/index.js';
+import { pipeline } from '../src/index.node.js';
 
 export interface TaskResult {
   task: string;

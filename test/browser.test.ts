@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { SegGPTForImageSegmentation, SegGPTImageProcessor } from '../src/index.js';
+import { SegGPTForImageSegmentation, SegGPTImageProcessor } from '../src/index.node.js';
 import { maskIoU, tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
 import { launchChromium } from '../dev/chromium.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';

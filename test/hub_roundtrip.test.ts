@@ -10,7 +10,7 @@ import { env, RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { publishModel } from '../src/conversion/hub/publish.js';
-import { pipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel } from '../src/index.js';
+import { pipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel } from '../src/index.node.js';
 import { TINY, tinyCases } from './support/fixtures.js';
 import { startHubServer, type HubServer } from './support/hub_server.js';
 import { readNpy } from '../dev/npy.js';

@@ -77,7 +77,7 @@ test('the published package holds the library, the CLI and the demo model, no be
   const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const files: string[] = pack.files.map((f: { path: string }) => f.path);
   expect(files.filter((f) => /^(dist\/)?(bench|dev|test)\//.test(f))).toEqual([]);
-  for (const needed of ['dist/src/index.js', 'dist/src/conversion/index.js', 'dist/src/conversion/index.node.js', 'dist/cli/seggpt.js', 'models/seggpt-shapes/model.safetensors']) {
+  for (const needed of ['dist/src/index.node.js', 'dist/src/conversion/index.js', 'dist/src/conversion/index.node.js', 'dist/cli/seggpt.js', 'models/seggpt-shapes/model.safetensors']) {
     expect(files).toContain(needed);
   }
 });

@@ -14,7 +14,7 @@ import {
   SegGPTForInstanceSegmentation,
   SegGPTForSemanticSegmentation,
   SegGPTModel,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { runSegGPTSession } from '../src/models/seggpt_session.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
 import { absDiff, readNpy } from '../dev/npy.js';

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { BackendError, SegGPTForImageSegmentation } from '../src/index.js';
+import { BackendError, SegGPTForImageSegmentation } from '../src/index.node.js';
 import { explainBackendError } from '../src/utils/backend_errors.js';
 import { TINY } from './support/fixtures.js';
 

@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { SegGPTForImageSegmentation } from '../src/index.js';
+import { SegGPTForImageSegmentation } from '../src/index.node.js';
 import { tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
 import { absDiff } from '../dev/npy.js';

@@ -11,7 +11,7 @@ import {
   setDefaultSegGPTModel,
   type SegGPTSegment,
   type SegGPTSegmentationOptions,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { tinyCases, type TinyCase } from './support/fixtures.js';
 import { readNpy } from '../dev/npy.js';
 import { SEGFORMER_LABELS, convertTinyRepo, removeRepo, writeSegformerRepo } from './support/transformers_repos.js';

@@ -16,7 +16,7 @@ import {
   SegGPTModel,
   isSegGPTRegistered,
   registerSegGPT,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { TINY } from './support/fixtures.js';
 import { describeResolution } from './support/tjs_resolution.mjs';
 import { convertTinyRepo, removeRepo, writeSegformerRepo } from './support/transformers_repos.js';

@@ -1,8 +1,6 @@
 /**
  * Node CPU runs every precision variant: each replays the seggpt-tiny fixture cases through the public model class
- * and is compared with Node CPU fp32. The tiny model has random weights with large activations (|pred_masks| up to ~7),
- * which is harsh on quantisation; the bounds below are ~2× what each variant shows there, and the quality that matters
- * (IoU on a trained model) is tested in shapes_accuracy.test.ts.
+ * and is compared with Node CPU fp32 (bounds and their reason: support/tolerances.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +8,11 @@ import { join } from 'node:path';
 import { Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { SegGPTForImageSegmentation } from '../src/index.js';
+import { SegGPTForImageSegmentation } from '../src/index.node.js';
 import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases } from './support/fixtures.js';
+import { VARIANT_MEAN_ABS_BOUND } from './support/tolerances.js';
 
-const MEAN_ABS_BOUND: Record<string, number> = { fp16: 3e-3, q8: 5e-2, int8: 5e-2, uint8: 5e-2, q4: 0.4, q4f16: 0.4 };
 
 let work: string;
 let model: string;
@@ -56,11 +54,11 @@ describe('Node CPU, every variant vs fp32 on every fixture case', () => {
     }
   });
 
-  test.each(Object.keys(MEAN_ABS_BOUND))('%s', async (dtype) => {
+  test.each(Object.keys(VARIANT_MEAN_ABS_BOUND))('%s', async (dtype) => {
     const results = await runAll(dtype);
     for (const c of tinyCases()) {
       const d = absDiff(results.get(c.name)!, fp32.get(c.name)!);
-      expect(d.mean, `${dtype} ${c.name}`).toBeLessThan(MEAN_ABS_BOUND[dtype]);
+      expect(d.mean, `${dtype} ${c.name}`).toBeLessThan(VARIANT_MEAN_ABS_BOUND[dtype]);
       expect(d.mean, `${dtype} ${c.name} computed something different from fp32`).toBeGreaterThan(0);
     }
   });

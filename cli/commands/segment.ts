@@ -2,13 +2,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
-import { SegGPTForImageSegmentation } from '../../src/models/modeling_seggpt.js';
-import { registerSegGPT } from '../../src/register.js';
-import { SegGPTImageProcessor } from '../../src/processors/image_processing_seggpt.js';
-import { BackendError, InputError, SegGPTError } from '../../src/errors.js';
+import { BackendError, InputError, SegGPTError, SegGPTForImageSegmentation, SegGPTImageProcessor, SEGGPT_DEFAULT_MODEL } from '../../src/index.node.js';
 import { intOption, listOption, stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
 import { classMapOf, maskImage, overlayImage, savePng, type ClassMap } from '../render.js';
-import { resolveModelSource } from '../model_source.js';
+import { configureLoading, resolveModelSource } from '../model_source.js';
 import type { Progress } from '../progress.js';
 
 const DTYPES = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16'];
@@ -27,7 +24,11 @@ export const segmentSpec: CommandSpec = {
     'num-labels': { kind: 'string', value: '<n>', description: 'masks are class maps 0..n (palette colouring); output is a class map' },
     'embedding-type': { kind: 'string', value: 'semantic|instance', description: 'type token', default: 'semantic' },
     'feature-ensemble': { kind: 'boolean', description: 'force feature ensemble (on by default with several prompts)' },
-    model: { kind: 'string', value: '<id|folder>', description: 'converted folder, Hugging Face checkpoint folder (converted on first use), hub id or "seggpt" (default: the bundled seggpt-shapes demo model)' },
+    model: { kind: 'string', value: '<id|folder>', description: 'hub id or folder: converted, or a Hugging Face checkpoint (converted on first use and cached); "seggpt" = BAAI/seggpt-vit-large (default: the bundled seggpt-shapes demo model)' },
+    revision: { kind: 'string', value: '<rev>', description: 'branch, tag or commit of a hub model', default: 'main' },
+    'hub-url': { kind: 'string', value: '<url>', description: 'hub to load ids from (default: $HF_ENDPOINT, else https://huggingface.co)' },
+    'cache-dir': { kind: 'string', value: '<folder>', description: 'downloads and conversions (default: $SEGGPT_CACHE_DIR, else ~/.cache/transformers-seggpt)' },
+    'local-files-only': { kind: 'boolean', description: 'no network: use only what earlier runs cached' },
     device: { kind: 'string', value: '<device>', description: `${DEVICES.join(', ')}`, default: 'cpu' },
     dtype: { kind: 'string', value: '<dtype>', description: `${DTYPES.join(', ')}`, default: 'fp32' },
     output: { kind: 'string', value: '<folder>', description: 'where to write the pictures and summaries', default: 'seggpt-output' },
@@ -85,12 +86,14 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
   const [images, promptImages, promptMasks] = await Promise.all([readAll(imagePaths), readAll(promptImagePaths), readAll(promptMaskPaths)]);
   promptImages.forEach((image, i) => warnOnAspectMismatch(image, promptMasks[i], promptImagePaths[i], promptMaskPaths[i], progress));
 
-  registerSegGPT();
   const modelArg = stringOption(args, 'model');
-  const source = await resolveModelSource(modelArg, { dtype, onProgress: (m) => progress.line(m) });
+  configureLoading({ hubUrl: stringOption(args, 'hub-url'), cacheDir: stringOption(args, 'cache-dir') });
+  const source = resolveModelSource(modelArg === 'seggpt' ? SEGGPT_DEFAULT_MODEL : modelArg);
   const loadOptions = {
     dtype: dtype as 'fp32',
     device: device as 'cpu',
+    revision: stringOption(args, 'revision'),
+    local_files_only: Boolean(args.options['local-files-only']),
     progress_callback: (e: { status?: string; file?: string; loaded?: number; total?: number }) => {
       if (e.status === 'progress' && e.file) progress.update(`loading ${e.file}`, e.loaded ?? 0, e.total);
     },
@@ -217,9 +220,6 @@ async function writeResult(
 function asLoadError(error: unknown, model: string, device: string, dtype: string): Error {
   if (error instanceof SegGPTError) return error;
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-  if (/Could not locate file|404|not found/i.test(message)) {
-    return new InputError(`model ${model} has no ${dtype} variant or does not exist (${message}): convert it with seggpt convert --dtype ${dtype}, or pick another --dtype`);
-  }
   if (device !== 'cpu') return new BackendError(`device ${device} is not available here (${message}): use --device cpu, or see the README for enabling ${device}`);
-  return new InputError(`cannot load model ${model}: ${message}`);
+  return new InputError(`cannot load model ${model} (${dtype}): ${message}`);
 }

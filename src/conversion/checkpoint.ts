@@ -39,14 +39,18 @@ export interface PrepareOptions {
 
 /** Reads and validates config.json, preprocessor_config.json and the weights' layout (before any tensor is read). */
 export async function prepareCheckpoint(files: CheckpointFiles, options: PrepareOptions = {}): Promise<PreparedCheckpoint> {
-  const configSource = `${files.location}/${CONFIG_FILE}`;
   const preprocessorSource = `${files.location}/${PREPROCESSOR_CONFIG_FILE}`;
-  const config = parseSegGPTConfig(options.config ?? (await readJson(files, CONFIG_FILE)), configSource);
+  const config = parseSegGPTConfig(options.config ?? (await readJson(files, CONFIG_FILE)), `${files.location}/${CONFIG_FILE}`);
   const preprocessor = parseSegGPTPreprocessorConfig(options.preprocessor ?? (await readJson(files, PREPROCESSOR_CONFIG_FILE)), preprocessorSource);
   checkProcessorMatchesModel(config, preprocessor.size, preprocessorSource);
+  return { ...(await openCheckpoint(files, config)), config, preprocessor };
+}
+
+/** The weights of a checkpoint, checked against `config` (the ONNX files depend on nothing else). */
+export async function openCheckpoint(files: CheckpointFiles, config: SegGPTConfigFields): Promise<{ weights: CheckpointWeights; warnings: string[] }> {
   const weights = await openCheckpointWeights(files);
   try {
-    return { config, preprocessor, weights, warnings: checkCheckpointTensors(weights, config) };
+    return { weights, warnings: checkCheckpointTensors(weights, config) };
   } catch (error) {
     await weights.close();
     throw error;
@@ -90,23 +94,38 @@ function weightBytesOf(graph: { initializers: readonly { byteLength: number }[] 
   return graph.initializers.reduce((sum, init) => sum + init.byteLength, 0);
 }
 
-const externalDataMemo = new Map<string, boolean>();
+export interface PlannedVariant {
+  dtype: string;
+  /** File name inside onnx/. */
+  file: string;
+  external_data: boolean;
+  /** The files serializeVariant will produce for this config, in the same order, with their exact sizes. */
+  files: { path: string; byteLength: number }[];
+}
+
+const planMemo = new Map<string, PlannedVariant>();
 
 /**
- * Whether the converter's default ('auto') puts `dtype`'s weights in external data for this config. Decided by the
- * graph alone (sizes, not values), so it is known before the checkpoint is read: the graph is built on zeros.
+ * What serializeVariant will produce for `dtype`, known before the checkpoint is read: file names, sizes and whether
+ * weights go to external data depend on the config alone (shapes, not values), so the graph is built on zeros.
  */
-export async function usesExternalData(config: SegGPTConfigFields, dtype: string): Promise<boolean> {
-  const key = `${dtype}|${JSON.stringify(segGPTConfigToJSON(config))}`;
-  let answer = externalDataMemo.get(key);
-  if (answer === undefined) {
-    const shapes = new Map(expectedTensors(config).map((t) => [t.name, t.shape.reduce((a, b) => a * b, 1)]));
-    const zeros: WeightReader = { readFloat32: async (name) => new Float32Array(shapes.get(name) ?? 0) };
-    const [variant] = resolveVariants(dtype);
-    answer = weightBytesOf(await buildSegGPTGraph(config, zeros, variant.plan)) > EXTERNAL_DATA_THRESHOLD_BYTES;
-    externalDataMemo.set(key, answer);
+export async function planVariant(config: SegGPTConfigFields, dtype: string, externalData: 'auto' | boolean = 'auto'): Promise<PlannedVariant> {
+  const [variant] = resolveVariants(dtype);
+  const key = `${variant.dtype}|${externalData}|${JSON.stringify(segGPTConfigToJSON(config))}`;
+  let plan = planMemo.get(key);
+  if (!plan) {
+    const sizes = new Map(expectedTensors(config).map((t) => [t.name, t.shape.reduce((a, b) => a * b, 1)]));
+    const zeros: WeightReader = { readFloat32: async (name) => new Float32Array(sizes.get(name) ?? 0) };
+    const serialized = await serializeVariant(config, zeros, variant, externalData);
+    plan = {
+      dtype: serialized.dtype,
+      file: serialized.file,
+      external_data: serialized.external_data,
+      files: serialized.files.map(({ path, byteLength }) => ({ path, byteLength })),
+    };
+    planMemo.set(key, plan);
   }
-  return answer;
+  return structuredClone(plan);
 }
 
 /** The converted model's config.json: the checkpoint's config plus a `transformers.js_config` block. */

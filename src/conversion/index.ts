@@ -10,13 +10,14 @@ export {
   prepareCheckpoint,
   serializeVariant,
   convertedConfigJSON,
-  usesExternalData,
+  planVariant,
   EXTERNAL_DATA_THRESHOLD_BYTES,
   PRODUCER,
   PRODUCER_VERSION,
   type PreparedCheckpoint,
   type PrepareOptions,
   type SerializedVariant,
+  type PlannedVariant,
 } from './checkpoint.js';
 export { serializeModel, type SerializedFile, type ModelMeta } from './onnx/serialize.js';
 export { SUPPORTED_DTYPES, resolveVariants, type Variant } from './variants.js';

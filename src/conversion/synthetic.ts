@@ -111,16 +111,14 @@ export function syntheticSafetensors(config: SegGPTConfigFields): SerializedFile
     async *chunks() {
       yield prefix;
       yield headerBytes;
-      const chunk = new Float32Array(Math.min(CHUNK_ELEMENTS, largest));
-      const chunkBytes = new Uint8Array(chunk.buffer);
+      const chunkElements = Math.min(CHUNK_ELEMENTS, largest);
       for (const { name, shape } of tensors) {
         const count = elementCount(shape);
-        for (let start = 0; start < count; start += chunk.length) {
-          const n = Math.min(chunk.length, count - start);
-          fillSyntheticRange(name, shape, start, chunk.subarray(0, n));
-          const bytes = chunkBytes.subarray(0, n * 4);
+        for (let start = 0; start < count; start += chunkElements) {
+          const chunk = new Float32Array(Math.min(chunkElements, count - start));
+          fillSyntheticRange(name, shape, start, chunk);
+          const bytes = new Uint8Array(chunk.buffer);
           if (!LITTLE_ENDIAN) for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
-          // The chunk buffer is reused: consumers copy or write it before asking for the next one.
           yield bytes;
         }
       }

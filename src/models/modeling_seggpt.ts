@@ -15,13 +15,22 @@ import {
   type SegGPTForwardOptions,
   type SegGPTModelInputs,
 } from './seggpt_inputs.js';
+import { describeLoadFailure } from '../loading/load_errors.js';
+import type { SegGPTPretrainedOptions } from '../loading/load_sessions.js';
 import { loadSegGPTSessions, runSegGPTSession, sessionInputNames } from './seggpt_session.js';
 
 export { SEGGPT_EMBEDDING_TYPES, type SegGPTEmbeddingType, type SegGPTForwardOptions, type SegGPTModelInputs } from './seggpt_inputs.js';
 
 /** Turns whatever config the caller or AutoConfig produced into a validated SegGPTConfig. */
 export async function resolveSegGPTConfig(pretrained_model_name_or_path: string, options: PretrainedModelOptions): Promise<SegGPTConfig> {
-  const given = options.config ?? (await AutoConfig.from_pretrained(pretrained_model_name_or_path, options));
+  let given: unknown = options.config;
+  if (!given) {
+    try {
+      given = await AutoConfig.from_pretrained(pretrained_model_name_or_path, options);
+    } catch (error) {
+      throw describeLoadFailure(error, { id: pretrained_model_name_or_path, revision: options.revision, local_files_only: options.local_files_only, file: 'config.json' });
+    }
+  }
   return given instanceof SegGPTConfig ? given : new SegGPTConfig(given, `${pretrained_model_name_or_path}/config.json`);
 }
 
@@ -46,13 +55,16 @@ export class SegGPTPreTrainedModel extends PreTrainedModel {
 
   /**
    * Loads config.json (validated as a SegGPTConfig) and the ONNX session from a local folder or hub repo id.
-   * @param pretrained_model_name_or_path A converted SegGPT repo (config.json, preprocessor_config.json, onnx/).
-   * @param options Transformers.js model options (dtype, device, session_options, progress_callback, …).
+   * @param pretrained_model_name_or_path A converted SegGPT repo (config.json, preprocessor_config.json, onnx/), or a
+   *   Hugging Face SegGPT checkpoint (config.json, preprocessor_config.json, model.safetensors) such as
+   *   `BAAI/seggpt-vit-large`, whose `dtype` variant is converted on first use and cached.
+   * @param options Transformers.js model options (dtype, device, session_options, progress_callback, revision,
+   *   cache_dir, local_files_only, …) and `signal`, which cancels a first-use conversion.
    */
   static override async from_pretrained<T extends typeof SegGPTPreTrainedModel>(
     this: T,
     pretrained_model_name_or_path: string,
-    options: PretrainedModelOptions = {},
+    options: SegGPTPretrainedOptions = {},
   ): Promise<InstanceType<T>> {
     const config = await resolveSegGPTConfig(pretrained_model_name_or_path, options);
     const { sessions, configs } = await loadSegGPTSessions(pretrained_model_name_or_path, options, config);

@@ -10,7 +10,11 @@ import type { Tensor as OrtTensor } from 'onnxruntime-common';
 
 import type { SegGPTConfig } from '../configs/seggpt_config.js';
 import { BackendError, CheckpointError } from '../errors.js';
+import { describeLoadFailure } from '../loading/load_errors.js';
+import { loadSessions, type SegGPTPretrainedOptions, type SegGPTSessions } from '../loading/load_sessions.js';
 import { explainBackendError } from '../utils/backend_errors.js';
+
+export type { SegGPTSessions } from '../loading/load_sessions.js';
 
 /** The ONNX Runtime session as Transformers.js keeps it in `model.sessions.model`. */
 interface OrtSession {
@@ -19,43 +23,47 @@ interface OrtSession {
   run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, unknown>>;
 }
 
-export interface SegGPTSessions {
-  sessions: Record<string, unknown>;
-  configs: Record<string, unknown>;
-}
-
+/**
+ * The model's ONNX session, from a converted repo or folder, or from a Hugging Face checkpoint converted on first use
+ * (src/loading/load_sessions.ts). Failures become typed errors naming the model, the host and the fix.
+ */
 export async function loadSegGPTSessions(
   pretrained_model_name_or_path: string,
-  options: PretrainedModelOptions,
+  options: SegGPTPretrainedOptions,
   config: SegGPTConfig,
 ): Promise<SegGPTSessions> {
+  try {
+    return await loadSessions(pretrained_model_name_or_path, options, config, createSessions);
+  } catch (error) {
+    throw describeLoadFailure(describeMissingOnnx(pretrained_model_name_or_path, options, error), {
+      id: pretrained_model_name_or_path,
+      revision: options.revision,
+      local_files_only: options.local_files_only,
+      device: options.device,
+      dtype: options.dtype,
+    });
+  }
+}
+
+/** One session through `PreTrainedModel.from_pretrained`, with this package's session defaults. */
+async function createSessions(id: string, options: PretrainedModelOptions): Promise<SegGPTSessions> {
   // onnxruntime's memory-pattern planner pre-allocates the whole run's peak at once; SegGPT's attention maps make
   // that peak large (ViT-L: 3.3 → 2.6 GB fp32, 2.2 → 1.5 GB q8) for no speed gain. Callers can still turn it on.
   const session_options = { enableMemPattern: false, ...(options.session_options ?? {}) };
-  try {
-    const base = await PreTrainedModel.from_pretrained(pretrained_model_name_or_path, { ...options, session_options, config });
-    return { sessions: base.sessions, configs: base.configs ?? {} };
-  } catch (error) {
-    throw describeLoadError(pretrained_model_name_or_path, options, error);
-  }
+  const base = await PreTrainedModel.from_pretrained(id, { ...options, session_options });
+  return { sessions: base.sessions, configs: base.configs ?? {} };
 }
 
-function describeLoadError(id: string, options: PretrainedModelOptions, error: unknown): Error {
-  const explained = explainBackendError(error, { device: options.device as string | undefined, dtype: options.dtype as string | undefined, model: id });
-  if (explained) return explained;
+/** A converted repo without the requested variant: say which file is missing and how to get it. */
+function describeMissingOnnx(id: string, options: PretrainedModelOptions, error: unknown): unknown {
   const message = error instanceof Error ? error.message : String(error);
+  if (!(error instanceof ModelFileNotFoundError) || !/\.onnx/.test(message) || /local_files_only|allowRemoteModels/.test(message)) return error;
   const file = `${options.subfolder ?? 'onnx'}/${options.model_file_name ?? 'model'}*.onnx`;
-  if (error instanceof ModelFileNotFoundError || /could not locate file|not found|no such file|ENOENT|Local file missing/i.test(message)) {
-    return new CheckpointError(
-      `SegGPT: ${id}: ${message}. A converted SegGPT model folder holds config.json, preprocessor_config.json and ${file} ` +
-        '(one file per dtype); convert the Hugging Face checkpoint with `seggpt convert`, or choose a dtype that was converted',
-      { cause: error },
-    );
-  }
-  if (/unsupported device|invalid dtype|does not support|execution provider|backend/i.test(message)) {
-    return new BackendError(`SegGPT: ${id}: ${message}; pick another device/dtype (e.g. device: 'cpu', dtype: 'fp32')`, { cause: error });
-  }
-  return new BackendError(`SegGPT: could not create the ONNX Runtime session for ${id} (${file}): ${message}`, { cause: error });
+  return new CheckpointError(
+    `SegGPT: ${id}: ${message}. A converted SegGPT model folder holds config.json, preprocessor_config.json and ${file} ` +
+      '(one file per dtype); convert the Hugging Face checkpoint with `seggpt convert`, or choose a dtype that was converted',
+    { cause: error },
+  );
 }
 
 function sessionOf(model: PreTrainedModel): OrtSession {

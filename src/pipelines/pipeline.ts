@@ -10,13 +10,14 @@ import {
   type PretrainedModelOptions,
 } from '@huggingface/transformers';
 
-import { SegGPTConfigError } from '../errors.js';
+import { SegGPTConfigError, SegGPTError } from '../errors.js';
+import { describeLoadFailure } from '../loading/load_errors.js';
 import { SegGPTForImageSegmentation } from '../models/modeling_seggpt.js';
 import { SegGPTImageProcessor } from '../processors/image_processing_seggpt.js';
 import { SegGPTImageSegmentationPipeline } from './image_segmentation_seggpt.js';
 
-/** The hub repo (a converted SegGPT model) that the alias 'seggpt' loads; change it with setDefaultSegGPTModel. */
-export let SEGGPT_DEFAULT_MODEL = 'onnx-community/seggpt-vit-large-ONNX';
+/** What the alias 'seggpt' loads: BAAI's checkpoint (converted on first use); point it elsewhere with setDefaultSegGPTModel. */
+export let SEGGPT_DEFAULT_MODEL = 'BAAI/seggpt-vit-large';
 
 /** Sets the repo id or local folder that `pipeline('seggpt')` / `pipeline('image-segmentation', 'seggpt')` load. */
 export function setDefaultSegGPTModel(model: string): void {
@@ -39,8 +40,9 @@ export async function loadSegGPTPipeline(model: string, options: PretrainedModel
 }
 
 /**
- * Whether `model`'s config.json says model_type "seggpt". Unreadable configs answer false (the library then reports
- * its own error); a SegGPT config with bad fields throws SegGPTConfigError.
+ * Whether `model`'s config.json says model_type "seggpt". A config that cannot be read because the repo is missing,
+ * private or unreachable throws the typed load error (naming the repo, the host and the fix); other failures answer
+ * false (the library then reports its own error); a SegGPT config with bad fields throws SegGPTConfigError.
  */
 async function isSegGPTCheckpoint(model: string, options: PretrainedModelOptions): Promise<boolean> {
   const { config, cache_dir, local_files_only, revision } = options;
@@ -49,6 +51,8 @@ async function isSegGPTCheckpoint(model: string, options: PretrainedModelOptions
     return resolved.model_type === 'seggpt';
   } catch (error) {
     if (error instanceof SegGPTConfigError) throw error;
+    const described = describeLoadFailure(error, { id: model, revision, local_files_only, file: 'config.json' });
+    if (described instanceof SegGPTError) throw described;
     return false;
   }
 }

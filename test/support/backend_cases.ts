@@ -2,7 +2,7 @@ import { join } from 'node:path';
 
 import { Tensor } from '@huggingface/transformers';
 
-import type { SegGPTForwardOptions } from '../../src/index.js';
+import type { SegGPTForwardOptions } from '../../src/index.node.js';
 import type { TinyCase } from './fixtures.js';
 import { readNpy } from '../../dev/npy.js';
 

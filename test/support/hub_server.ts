@@ -22,6 +22,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable, Transform } from 'node:stream';
 
 /** A file's content: a path on this machine (read lazily) or the bytes themselves. */
 export type HubFileSource = string | Uint8Array;
@@ -45,11 +46,19 @@ export interface HubServerOptions {
   maxBodyBytes?: number;
   /** Entries per page of the tree API (the client follows the `Link: rel="next"` header). Default 1000. */
   treePageSize?: number;
+  /** Answer only `resolve` URLs (and the CDN): every `/api/...` request gets 404, as a plain file mirror would. */
+  resolveOnly?: boolean;
+  /** Serve LFS files from a second origin (another port), so the hub's 302 crosses origins like the real CDN's. */
+  separateCdn?: boolean;
+  /** Slow file bodies down: at most `bytesPerChunk` bytes every `delayMs` (to let a test interrupt a download). */
+  throttle?: { bytesPerChunk: number; delayMs: number };
 }
 
 export type AuthState = 'none' | 'valid' | 'invalid';
 
 export interface ReceivedRequest {
+  /** 'hub', or 'cdn' for the second origin of `separateCdn`. */
+  origin: 'hub' | 'cdn';
   method: string;
   /** Path and query, as sent. */
   url: string;
@@ -95,6 +104,12 @@ export interface HubServer {
   filesAt(repo: string, revision?: string): string[];
   /** Head commit sha of a branch. */
   commitOf(repo: string, revision?: string): string | undefined;
+  /** Makes `files` the content of branch `revision` of `repo` (a new commit; the repo is created when missing). */
+  setFiles(repo: string, revision: string, files: Record<string, HubFileSource>): Promise<string>;
+  /** `http://127.0.0.1:<port>` of the CDN origin (the hub's own URL without `separateCdn`). */
+  cdnUrl: string;
+  /** Changes (or, with undefined, lifts) the throttle of file bodies. */
+  setThrottle(throttle: HubServerOptions['throttle']): void;
   close(): Promise<void>;
 }
 
@@ -216,6 +231,8 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
   const secret = randomBytes(16).toString('hex');
   const sign = (what: string) => createHmac('sha256', secret).update(what).digest('hex').slice(0, 32);
   let base = '';
+  let cdnBase = '';
+  let throttling = options.throttle;
   let commitCounter = 0;
 
   const repos = new Map<string, Repo>();
@@ -325,13 +342,36 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     });
     if (req.method === 'HEAD' || length === 0) {
       res.end();
-    } else if (file.source.kind === 'bytes') {
-      res.end(file.source.bytes.subarray(start, end + 1));
-    } else {
-      const stream = createReadStream(file.source.path, { start, end });
-      stream.on('error', (err) => res.destroy(err));
-      stream.pipe(res);
+      return;
     }
+    const throttle = throttling;
+    if (!throttle && file.source.kind === 'bytes') {
+      res.end(file.source.bytes.subarray(start, end + 1));
+      return;
+    }
+    const stream =
+      file.source.kind === 'bytes'
+        ? Readable.from([file.source.bytes.subarray(start, end + 1)])
+        : createReadStream(file.source.path, { start, end, ...(throttle && { highWaterMark: throttle.bytesPerChunk }) });
+    stream.on('error', (err: Error) => res.destroy(err));
+    if (!throttle) {
+      stream.pipe(res);
+      return;
+    }
+    const slow = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        let at = 0;
+        const next = () => {
+          if (at >= chunk.length) return done();
+          this.push(chunk.subarray(at, at + throttle.bytesPerChunk));
+          at += throttle.bytesPerChunk;
+          setTimeout(next, throttle.delayMs);
+        };
+        next();
+      },
+    });
+    res.on('close', () => stream.destroy());
+    stream.pipe(slow).pipe(res);
   }
 
   function resolveFile(req: IncomingMessage, res: ServerResponse, repoId: string, rev: string, path: string) {
@@ -341,7 +381,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     if (!file) throw new HttpError(404, 'Entry not found', 'EntryNotFound');
     const common = { 'X-Repo-Commit': commit.oid, 'Content-Type': contentType(path) };
     if (file.lfs) {
-      const location = `${base}/_cdn/${file.sha256}?sig=${sign(`cdn:${file.sha256}`)}`;
+      const location = `${cdnBase}/_cdn/${file.sha256}?sig=${sign(`cdn:${file.sha256}`)}`;
       res.writeHead(302, {
         ...CORS_HEADERS,
         ...common,
@@ -602,6 +642,8 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       throw new HttpError(404, `Not found: ${method} ${url.pathname}`);
     }
 
+    if (options.resolveOnly && seg[0] === 'api') throw new HttpError(404, `Not found: ${method} ${url.pathname} (this hub serves resolve URLs only)`);
+
     if (seg[0] === '_cdn' && seg.length === 2 && readMethod) {
       const file = blobs.get(seg[1]);
       if (!file || url.searchParams.get('sig') !== sign(`cdn:${seg[1]}`)) throw new HttpError(403, 'Access denied');
@@ -662,8 +704,8 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     throw new HttpError(404, `Not found: ${method} ${url.pathname}`);
   }
 
-  const server = createServer((req, res) => {
-    const record: ReceivedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', auth: authOf(req) };
+  const handler = (origin: 'hub' | 'cdn') => (req: IncomingMessage, res: ServerResponse) => {
+    const record: ReceivedRequest = { origin, method: req.method ?? 'GET', url: req.url ?? '/', auth: authOf(req) };
     if (req.headers.range) record.range = req.headers.range;
     received.requests.push(record);
     res.on('finish', () => (record.status = res.statusCode));
@@ -685,15 +727,21 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
         sendJson(res, status, { error: message }, headers);
       }
     });
-  });
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 30_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  };
+  const listen = async (origin: 'hub' | 'cdn') => {
+    const server = createServer(handler(origin));
+    server.requestTimeout = 60_000;
+    server.headersTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return server;
+  };
+  const server = await listen('hub');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const cdnServer = options.separateCdn ? await listen('cdn') : undefined;
+  cdnBase = cdnServer ? `http://127.0.0.1:${(cdnServer.address() as AddressInfo).port}` : base;
 
   const filesOf = (repo: string, revision: string) => {
     const r = repos.get(repo);
@@ -718,11 +766,31 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     commitOf(repo, revision = 'main') {
       return repos.get(repo)?.branches.get(revision);
     },
-    close() {
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      });
+    async setFiles(id, revision, files) {
+      let repo = repos.get(id);
+      if (!repo) {
+        repo = { id, private: false, createdAt: new Date().toISOString(), branches: new Map(), commits: new Map() };
+        repos.set(id, repo);
+      }
+      const stored = new Map<string, StoredFile>();
+      for (const [path, source] of Object.entries(files)) {
+        stored.set(path, typeof source === 'string' ? await storedFromPath(path, source) : storedFromBytes(path, Buffer.from(source)));
+      }
+      const commit = makeCommit(repo, stored, `Set ${revision}`);
+      repo.branches.set(revision, commit.oid);
+      return commit.oid;
+    },
+    cdnUrl: cdnBase,
+    setThrottle(throttle) {
+      throttling = throttle;
+    },
+    async close() {
+      const stop = (s: typeof server) =>
+        new Promise<void>((resolve, reject) => {
+          s.close((err) => (err ? reject(err) : resolve()));
+          s.closeAllConnections();
+        });
+      await Promise.all([stop(server), ...(cdnServer ? [stop(cdnServer)] : [])]);
     },
   };
 }

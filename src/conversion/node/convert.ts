@@ -9,14 +9,15 @@
  * so a failed conversion never leaves a half-written model behind.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { SegGPTConfigFields } from '../../configs/seggpt_config_fields.js';
 import { CheckpointError, InputError } from '../../errors.js';
 import { convertedConfigJSON, prepareCheckpoint, serializeVariant, type SerializedVariant } from '../checkpoint.js';
 import { downloadCheckpoint } from '../hub/download.js';
 import { resolveVariants } from '../variants.js';
 import { folderCheckpointFiles, writeSerializedFiles } from './files.js';
+import { createStaging, placeStaging } from './staging.js';
 
 export { EXTERNAL_DATA_THRESHOLD_BYTES, PRODUCER, PRODUCER_VERSION } from '../checkpoint.js';
 
@@ -62,8 +63,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
   // Names the source model in the converted config (model cards use it as base_model).
   if (hubId) config._name_or_path = hubId;
   try {
-    await mkdir(dirname(output), { recursive: true });
-    const staging = await mkdtemp(join(dirname(output), `.${basename(output)}.partial-`));
+    const staging = await createStaging(output);
     try {
       await mkdir(join(staging, 'onnx'));
       const written: ConvertResult['variants'] = [];
@@ -76,7 +76,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       }
       await writeFile(join(staging, 'config.json'), JSON.stringify(convertedConfigJSON(config, written), null, 2) + '\n');
       await writeFile(join(staging, 'preprocessor_config.json'), JSON.stringify(preprocessor, null, 2) + '\n');
-      await moveIntoPlace(staging, output);
+      await placeStaging(staging, output, { replace: options.overwrite });
       options.onProgress?.({ stage: 'done', output });
       return { output, config, variants: written, warnings };
     } catch (error) {
@@ -107,21 +107,4 @@ async function resolveCheckpoint(options: ConvertOptions): Promise<{ folder: str
     onProgress: (e) => options.onProgress?.({ stage: 'download', file: e.file, loaded: e.loaded, total: e.total }),
   });
   return { folder, hubId: options.checkpoint };
-}
-
-/** Renames the staged folder to `output`, replacing an existing one only after the new one is complete. */
-async function moveIntoPlace(staging: string, output: string): Promise<void> {
-  if (!existsSync(output)) {
-    await rename(staging, output);
-    return;
-  }
-  const previous = `${staging}.previous`;
-  await rename(output, previous);
-  try {
-    await rename(staging, output);
-  } catch (error) {
-    await rename(previous, output);
-    throw error;
-  }
-  await rm(previous, { recursive: true, force: true });
 }

@@ -15,12 +15,17 @@ const EXTERNAL_ALIGNMENT = 4096;
 export const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 1;
 /** Small protobuf segments are batched into chunks of about this size. */
 const CHUNK_BYTES = 1 << 22;
+/** Pieces below this size are copied into a shared chunk rather than passed on alone. */
+const SMALL_BYTES = 1 << 16;
 
 export interface SerializedFile {
   /** Path relative to the model folder, e.g. `onnx/model.onnx`. */
   readonly path: string;
   readonly byteLength: number;
-  /** The file's bytes in order. Iterate once: weights are produced (read, converted, quantised) on the way. */
+  /**
+   * The file's bytes in order. Iterate once: weights are produced (read, converted, quantised) on the way. Each
+   * chunk is the consumer's to keep (the producer never reuses it).
+   */
   chunks(): AsyncGenerator<Uint8Array>;
 }
 
@@ -79,7 +84,6 @@ function segmentFile(path: string, byteLength: number, segments: Segment[]): Ser
     path,
     byteLength,
     async *chunks() {
-      // Small segments are batched into one chunk; deferred ones are produced and passed on alone.
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
       function* flush(): Generator<Uint8Array> {
@@ -95,14 +99,20 @@ function segmentFile(path: string, byteLength: number, segments: Segment[]): Ser
         yield joined;
       }
       for (const segment of segments) {
+        let bytes: Uint8Array;
         if (isDeferred(segment)) {
-          yield* flush();
-          const bytes = await segment.produce();
+          bytes = await segment.produce();
           checkLength('initializer', bytes, segment.length);
+        } else {
+          bytes = segment;
+        }
+        // Large produced tensors pass on alone (no copy); everything small is gathered into chunks.
+        if (bytes.length >= SMALL_BYTES) {
+          yield* flush();
           yield bytes;
         } else {
-          batch.push(segment);
-          batchBytes += segment.length;
+          batch.push(bytes);
+          batchBytes += bytes.length;
           if (batchBytes > CHUNK_BYTES) yield* flush();
         }
       }

@@ -1,0 +1,94 @@
+/**
+ * Folders that appear whole or not at all: a result is built in a hidden staging folder beside its destination and
+ * renamed into place at the end. Staging folders of processes that died (Ctrl-C, kill -9, a crash) are removed by the
+ * next run that stages into the same parent; nothing else is ever deleted without `replace`.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { InputError } from '../../errors.js';
+
+const HOST = hostname().replace(/[^\w.-]/g, '_');
+/** `.<name>.partial-<host>-<pid>-<random>` */
+const STAGING = /^\.(.+)\.partial-([\w.-]+)-(\d+)-\w+$/;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes staging folders in `parent` left by dead processes of this machine. Returns what was removed. */
+export async function removeStaleStaging(parent: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = STAGING.exec(name);
+    if (!match || match[2] !== HOST || isAlive(Number(match[3]))) continue;
+    await rm(join(parent, name), { recursive: true, force: true });
+    removed.push(join(parent, name));
+  }
+  return removed;
+}
+
+/** Creates a fresh staging folder for `destination` (after clearing stale ones in the same parent). */
+export async function createStaging(destination: string): Promise<string> {
+  const parent = dirname(destination);
+  await mkdir(parent, { recursive: true });
+  await removeStaleStaging(parent);
+  return mkdtemp(join(parent, `.${basename(destination)}.partial-${HOST}-${process.pid}-`));
+}
+
+export interface PlaceOptions {
+  /** Replace an existing destination (the old one is removed only after the new one is in place). */
+  replace?: boolean;
+}
+
+/**
+ * Renames `staging` to `destination`. Without `replace`, a destination that exists (or appears meanwhile) is never
+ * touched: InputError, and the staging folder is removed.
+ */
+export async function placeStaging(staging: string, destination: string, options: PlaceOptions = {}): Promise<void> {
+  if (!options.replace) {
+    try {
+      // An exclusive mkdir reserves the name: it fails when anything is there, and rename may replace only this empty folder.
+      await mkdir(destination);
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new InputError(`${destination} appeared while converting (another process, or a folder made meanwhile): it was left as it is; choose another --output or pass --overwrite`);
+      }
+      throw error;
+    }
+    try {
+      await rename(staging, destination);
+    } catch (error) {
+      await rmdir(destination).catch(() => undefined);
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+    return;
+  }
+  if (!existsSync(destination)) {
+    await rename(staging, destination);
+    return;
+  }
+  const previous = `${staging}.previous`;
+  await rename(destination, previous);
+  try {
+    await rename(staging, destination);
+  } catch (error) {
+    await rename(previous, destination);
+    throw error;
+  }
+  await rm(previous, { recursive: true, force: true });
+}

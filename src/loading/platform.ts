@@ -1,0 +1,42 @@
+/**
+ * What only some runtimes can do while loading. Node reads local checkpoint folders from disk and converts them into a
+ * cache folder (src/loading/node/local_checkpoints.ts, installed by the package's Node entry); browsers fetch every
+ * file, so they need none of this.
+ */
+import type { ProgressInfo } from '@huggingface/transformers';
+
+import type { PlannedVariant } from '../conversion/checkpoint.js';
+import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+
+export interface LocalConversionRequest {
+  config: SegGPTConfigFields;
+  plan: PlannedVariant;
+  /** Root of the cache: the load's cache_dir, else env.cacheDir. */
+  cacheDir: string;
+  /** Model id or path as the user passed it, for progress events. */
+  name: string;
+  progress?: (info: ProgressInfo) => void;
+  signal?: AbortSignal;
+}
+
+export interface LocalCheckpoints {
+  /** The local folder that Transformers.js reads `id` from (a path, or env.localModelPath/<id>), or null. */
+  folderOf(id: string): Promise<string | null>;
+  hasFile(folder: string, file: string): Promise<boolean>;
+  /** Whether `name` is a folder in the working directory (for the hint that a bare name is read as a hub id). */
+  isFolderHere(name: string): boolean;
+  /** Converts one variant of the checkpoint in `folder` once, into the cache; returns the converted model folder. */
+  convert(folder: string, request: LocalConversionRequest): Promise<string>;
+}
+
+let localCheckpoints: LocalCheckpoints | null = null;
+
+export function setLocalCheckpoints(implementation: LocalCheckpoints): void {
+  localCheckpoints = implementation;
+}
+
+export function getLocalCheckpoints(): LocalCheckpoints | null {
+  return localCheckpoints;
+}
+
+export const IS_NODE = typeof process !== 'undefined' && process.release?.name === 'node';
