@@ -15,7 +15,7 @@ import { absDiff, readNpy } from '../dev/npy.js';
 import { startStaticServer, type StaticServer } from '../dev/static_server.js';
 import { tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
-import { startHubServer, type HubServer } from './support/hub_server.js';
+import { startHubServer, type HubServer } from '../dev/hub_server.js';
 import { VARIANT_MEAN_ABS_BOUND } from './support/tolerances.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

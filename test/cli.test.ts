@@ -7,7 +7,7 @@ import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../cli/main.js';
 import { SHAPES, TINY } from './support/fixtures.js';
-import { startHubServer, type HubServer } from './support/hub_server.js';
+import { startHubServer, type HubServer } from '../dev/hub_server.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const EXAMPLES = join(SHAPES, 'examples');

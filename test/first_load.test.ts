@@ -26,7 +26,7 @@ import {
 } from '../src/index.node.js';
 import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
-import { startHubServer, type HubFileSource, type HubServer } from './support/hub_server.js';
+import { startHubServer, type HubFileSource, type HubServer } from '../dev/hub_server.js';
 import { expectReferenceInputs, expectReferenceMaps, expectReferencePredMasks, replayCase } from './support/replay.js';
 import { writeF32Tensors, readAllF32 } from './support/safetensors.js';
 import { VARIANT_MEAN_ABS_BOUND } from './support/tolerances.js';

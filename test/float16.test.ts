@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { float16BitsToNumber, toFloat16Array, toFloat16Bits } from '../src/conversion/float16.js';
+import { float16BitsToNumber, float32BitsToFloat16, toFloat16Array, toFloat16Bits } from '../src/conversion/float16.js';
 
 /** The nearest binary16 by exhaustive search over all finite values, ties to the even pattern. */
 function nearestByExhaustiveSearch(x: number, finite: { bits: number; value: number }[]): number {
@@ -43,5 +43,18 @@ describe('float32 → float16', () => {
     const a = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 10 ** ((i % 9) - 4));
     const h = toFloat16Array(a);
     a.forEach((v, i) => expect(h[i]).toBe(toFloat16Bits(v)));
+  });
+
+  test('the array fast path equals the general conversion on a sweep of all float32 patterns and every boundary', () => {
+    const patterns: number[] = [];
+    for (let x = 0; x < 2 ** 32; x += 1021) patterns.push(x);
+    // Around each exponent step and each rounding boundary of the fast path's range.
+    for (let e = 0; e < 256; e++) for (let d = -4; d <= 4; d++) patterns.push(((e << 23) + d) >>> 0, (((e << 23) | 0x1000) + d) >>> 0);
+    for (const edge of [0x38800000, 0x477fe000, 0x477ff000]) for (let d = -4096; d <= 4096; d++) patterns.push((edge + d) >>> 0);
+    const bits = Uint32Array.from(patterns.flatMap((x) => [x, (x | 0x80000000) >>> 0]));
+    const fast = toFloat16Array(new Float32Array(bits.buffer));
+    let mismatches = 0;
+    for (let i = 0; i < bits.length; i++) if (fast[i] !== float32BitsToFloat16(bits[i])) mismatches++;
+    expect(mismatches).toBe(0);
   });
 });

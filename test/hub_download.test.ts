@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadCheckpoint } from '../src/conversion/hub/download.js';
 import { CheckpointError, HubError, InputError } from '../src/errors.js';
 import { TINY } from './support/fixtures.js';
-import { startHubServer, type HubServer } from './support/hub_server.js';
+import { startHubServer, type HubServer } from '../dev/hub_server.js';
 
 const TOKEN = 'hf_testTokenDownload0123456789';
 const REPO = 'test-org/seggpt-tiny';

@@ -7,7 +7,7 @@ import { buildModelCard } from '../src/conversion/hub/model_card.js';
 import { publishModel } from '../src/conversion/hub/publish.js';
 import { CheckpointError, HubError } from '../src/errors.js';
 import { TINY } from './support/fixtures.js';
-import { startHubServer, type HubServer } from './support/hub_server.js';
+import { startHubServer, type HubServer } from '../dev/hub_server.js';
 
 const TOKEN = 'hf_testTokenPublish9876543210';
 const REPO = 'me/seggpt-tiny-onnx';

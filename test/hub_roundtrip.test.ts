@@ -12,7 +12,7 @@ import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { publishModel } from '../src/conversion/hub/publish.js';
 import { pipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel } from '../src/index.node.js';
 import { TINY, tinyCases } from './support/fixtures.js';
-import { startHubServer, type HubServer } from './support/hub_server.js';
+import { startHubServer, type HubServer } from '../dev/hub_server.js';
 import { readNpy } from '../dev/npy.js';
 
 const TOKEN = 'hf_roundTripToken000111222';

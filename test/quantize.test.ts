@@ -138,3 +138,72 @@ describe('8-bit per-channel weights with dynamic activations (MatMulInteger)', (
     });
   }
 });
+
+describe('the quantisers equal their plain definitions (Math.round, per element)', () => {
+  // Weights chosen so that w / scale lands on halves, just below and just above them (where a fast rounding can
+  // slip), plus random values and a ragged last 4-bit block (inFeatures = 77).
+  function adversarial(out: number, inF: number): Float32Array {
+    const w = values(out * inF, 7);
+    for (let n = 0; n < out; n++) {
+      w[n * inF] = 1; // fixes the row's range so the scale is known: 1/127 (int8)
+      for (let k = 1; k < Math.min(inF, 40); k++) {
+        const half = (k % 20) - 10 + 0.5;
+        const x = (half / 127) * (k % 3 === 0 ? 1 : k % 3 === 1 ? 1 + 2 ** -23 : 1 - 2 ** -23);
+        w[n * inF + k] = x;
+      }
+    }
+    return w;
+  }
+  const clampTo = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+  test('int8 and uint8 per channel', () => {
+    const out = 70;
+    const inF = 77;
+    const w = adversarial(out, inF);
+    for (const kind of ['int8', 'uint8'] as const) {
+      const q = quantizePerChannel8(w, out, inF, kind);
+      for (let n = 0; n < out; n++) {
+        let lo = 0;
+        let hi = 0;
+        for (let k = 0; k < inF; k++) {
+          lo = Math.min(lo, w[n * inF + k]);
+          hi = Math.max(hi, w[n * inF + k]);
+        }
+        const scale = kind === 'int8' ? Math.max(-lo, hi) / 127 || 1 : (hi - lo) / 255 || 1;
+        const zp = kind === 'int8' ? 0 : clampTo(Math.round(-lo / Math.fround(scale)), 0, 255);
+        const [min, max] = kind === 'int8' ? [-127, 127] : [0, 255];
+        for (let k = 0; k < inF; k++) {
+          // | 0: a typed array stores -0 as 0.
+          const expected = clampTo(Math.round(w[n * inF + k] * (1 / Math.fround(scale))) + zp, min, max) | 0;
+          expect(q.data[k * out + n], `${kind} [${n}, ${k}]`).toBe(expected);
+        }
+      }
+    }
+  });
+
+  test('4-bit blocks', () => {
+    const out = 9;
+    const inF = 77;
+    const w = adversarial(out, inF);
+    const block = 32;
+    const q = quantizeBlockwise4(w, out, inF, block);
+    for (let n = 0; n < out; n++) {
+      for (let b = 0; b < q.blocks; b++) {
+        let lo = 0;
+        let hi = 0;
+        for (let k = b * block; k < Math.min(inF, (b + 1) * block); k++) {
+          lo = Math.min(lo, w[n * inF + k]);
+          hi = Math.max(hi, w[n * inF + k]);
+        }
+        const scale = Math.fround((hi - lo) / 15) || 1;
+        const zp = clampTo(Math.round(-lo / scale), 0, 15);
+        for (let j = 0; j < block; j++) {
+          const k = b * block + j;
+          const expected = k < inF ? clampTo(Math.round(w[n * inF + k] / scale) + zp, 0, 15) : zp;
+          const byte = q.packed[(n * q.blocks + b) * (block / 2) + (j >> 1)];
+          expect(j & 1 ? byte >> 4 : byte & 15, `[${n}, ${k}]`).toBe(expected | 0);
+        }
+      }
+    }
+  });
+});

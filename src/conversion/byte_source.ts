@@ -12,7 +12,19 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Fills `target` from `offset`, for sources that can write straight into the caller's memory (files). */
   readInto?(offset: number, target: Uint8Array): Promise<void>;
+  /**
+   * Like read, but the bytes may be a view of the source's own memory (no copy): treat them as read-only. Sources
+   * that fetch into buffers (HTTP) offer it.
+   */
+  readView?(offset: number, length: number): Promise<Uint8Array>;
+  /** The reads that will follow, in order: a source with latency (HTTP) fetches ahead of them. */
+  willRead?(ranges: readonly ByteRange[]): void;
   close?(): Promise<void>;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
 }
 
 /**

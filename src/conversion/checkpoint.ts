@@ -7,7 +7,7 @@ import { parseSegGPTPreprocessorConfig, type SegGPTPreprocessorConfigFields } fr
 import { CheckpointError } from '../errors.js';
 import { readText, type CheckpointFiles } from './byte_source.js';
 import { checkCheckpointTensors, expectedTensors } from './checkpoint_layout.js';
-import { serializeModel, type SerializedFile } from './onnx/serialize.js';
+import { productionOrder, serializeModel, type ModelMeta, type SerializedFile } from './onnx/serialize.js';
 import { openCheckpointWeights, type CheckpointWeights } from './safetensors.js';
 import { buildSegGPTGraph, type WeightReader } from './seggpt_graph.js';
 import { resolveVariants, type Variant } from './variants.js';
@@ -74,20 +74,24 @@ export async function serializeVariant(
   variant: Variant,
   externalData: 'auto' | boolean = 'auto',
 ): Promise<SerializedVariant> {
+  const { graph, external } = await buildVariant(config, weights, variant, externalData);
+  const files = serializeModel(graph, `onnx/${variant.file}`, metaOf(variant), external);
+  return { dtype: variant.dtype, file: variant.file, external_data: external, files, bytes: files.reduce((sum, f) => sum + f.byteLength, 0) };
+}
+
+async function buildVariant(config: SegGPTConfigFields, weights: WeightReader, variant: Variant, externalData: 'auto' | boolean) {
   const graph = await buildSegGPTGraph(config, weights, variant.plan);
   const external = externalData === 'auto' ? weightBytesOf(graph) > EXTERNAL_DATA_THRESHOLD_BYTES : externalData;
-  const files = serializeModel(
-    graph,
-    `onnx/${variant.file}`,
-    {
-      producer: PRODUCER,
-      version: PRODUCER_VERSION,
-      docString: `SegGptForImageSegmentation (${variant.dtype}) converted by ${PRODUCER}`,
-      metadata: { dtype: variant.dtype, model_type: 'seggpt' },
-    },
-    external,
-  );
-  return { dtype: variant.dtype, file: variant.file, external_data: external, files, bytes: files.reduce((sum, f) => sum + f.byteLength, 0) };
+  return { graph, external };
+}
+
+function metaOf(variant: Variant): ModelMeta {
+  return {
+    producer: PRODUCER,
+    version: PRODUCER_VERSION,
+    docString: `SegGptForImageSegmentation (${variant.dtype}) converted by ${PRODUCER}`,
+    metadata: { dtype: variant.dtype, model_type: 'seggpt' },
+  };
 }
 
 function weightBytesOf(graph: { initializers: readonly { byteLength: number }[] }): number {
@@ -101,6 +105,8 @@ export interface PlannedVariant {
   external_data: boolean;
   /** The files serializeVariant will produce for this config, in the same order, with their exact sizes. */
   files: { path: string; byteLength: number }[];
+  /** Checkpoint tensors in the order the conversion reads them (while building the graph, then while producing). */
+  readOrder: string[];
 }
 
 const planMemo = new Map<string, PlannedVariant>();
@@ -115,13 +121,21 @@ export async function planVariant(config: SegGPTConfigFields, dtype: string, ext
   let plan = planMemo.get(key);
   if (!plan) {
     const sizes = new Map(expectedTensors(config).map((t) => [t.name, t.shape.reduce((a, b) => a * b, 1)]));
-    const zeros: WeightReader = { readFloat32: async (name) => new Float32Array(sizes.get(name) ?? 0) };
-    const serialized = await serializeVariant(config, zeros, variant, externalData);
+    const buildReads: string[] = [];
+    const zeros: WeightReader = {
+      readFloat32: async (name) => {
+        buildReads.push(name);
+        return new Float32Array(sizes.get(name) ?? 0);
+      },
+    };
+    const { graph, external } = await buildVariant(config, zeros, variant, externalData);
+    const produceReads = productionOrder(graph, external).flatMap((init) => init.sources ?? []);
     plan = {
-      dtype: serialized.dtype,
-      file: serialized.file,
-      external_data: serialized.external_data,
-      files: serialized.files.map(({ path, byteLength }) => ({ path, byteLength })),
+      dtype: variant.dtype,
+      file: variant.file,
+      external_data: external,
+      files: serializeModel(graph, `onnx/${variant.file}`, metaOf(variant), external).map(({ path, byteLength }) => ({ path, byteLength })),
+      readOrder: [...new Set([...buildReads, ...produceReads])],
     };
     planMemo.set(key, plan);
   }

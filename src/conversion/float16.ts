@@ -33,11 +33,26 @@ export function toFloat16Bits(value: number): number {
   return float32BitsToFloat16(scratchBits[0]);
 }
 
-/** Converts a whole tensor without per-element allocations (370 M weights in a few seconds). */
+/** Magnitudes (float32 bits) whose binary16 is normal and finite: from 2⁻¹⁴ up to, not including, 65520. */
+const NORMAL_HALF_FROM = 0x38800000;
+const NORMAL_HALF_TO = 0x477ff000;
+
+/**
+ * Converts a whole tensor without per-element allocations. Normal results take the integer fast path (rebias the
+ * exponent, round to nearest even on the 13 dropped bits, a carry bumping the exponent); the rest (zeros,
+ * subnormals, overflow, infinities, NaN) the general one.
+ */
 export function toFloat16Array(a: Float32Array): Uint16Array {
   const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const out = new Uint16Array(a.length);
-  for (let i = 0; i < bits.length; i++) out[i] = float32BitsToFloat16(bits[i]);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i];
+    const abs = x & 0x7fffffff;
+    out[i] =
+      abs >= NORMAL_HALF_FROM && abs < NORMAL_HALF_TO
+        ? ((x >>> 16) & 0x8000) | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13)
+        : float32BitsToFloat16(x);
+  }
   return out;
 }
 

@@ -24,6 +24,25 @@ export interface HttpSourceOptions {
   cacheBlocks?: number;
   /** Extra blocks fetched after a miss, in the same request (tensors of one layer sit together). Default 1. */
   readaheadBlocks?: number;
+  /** Announced reads (willRead) are fetched ahead: at most this many bytes fetched and not yet read. Default 64 MiB. */
+  prefetchBytes?: number;
+  /** Announced reads: at most this many requests at once. Default 4. */
+  prefetchRequests?: number;
+}
+
+/** Announced reads closer than this are fetched in one request. */
+const MERGE_GAP_BYTES = 1 << 20;
+/** A request for announced reads spans at most this much (a single larger tensor gets one of its own). */
+const MAX_MERGED_BYTES = 16 << 20;
+
+/** Announced reads that are fetched together. */
+interface PrefetchUnit {
+  start: number;
+  end: number;
+  /** Announced reads in it not yet served. */
+  pending: number;
+  bytes?: Promise<Uint8Array>;
+  done: boolean;
 }
 
 /** Small files (JSON) may come back whole from a server that ignores `Range`; larger ones must be ranged. */
@@ -83,6 +102,12 @@ class HttpByteSource implements ByteSource {
   readonly #blockBytes: number;
   readonly #blocks = new Map<number, Uint8Array>();
   #loaded = 0;
+  readonly #units: PrefetchUnit[] = [];
+  /** Announced reads by `offset:length`: the requests that hold them (several for a read larger than one request). */
+  readonly #planned = new Map<string, PrefetchUnit[]>();
+  #nextUnit = 0;
+  #active = 0;
+  #buffered = 0;
 
   constructor(requester: HttpRequester, size: number, options: HttpSourceOptions, first?: { start: number; bytes: Uint8Array }) {
     this.name = requester.url;
@@ -99,9 +124,119 @@ class HttpByteSource implements ByteSource {
     return out;
   }
 
+  /**
+   * Announced reads are grouped into requests (neighbours merged) and fetched ahead, a few at a time, within a byte
+   * budget; each group is dropped once all its reads are served. Reads already held in the block cache are skipped.
+   */
+  willRead(ranges: readonly { offset: number; length: number }[]): void {
+    let unit: PrefetchUnit | undefined;
+    for (const { offset, length } of ranges) {
+      const key = `${offset}:${length}`;
+      if (length === 0 || this.#cached(offset, length) || this.#planned.has(key)) continue;
+      const end = offset + length;
+      if (length > MAX_MERGED_BYTES) {
+        // A large tensor comes in parts, copied into its array as they arrive (no buffer of its whole size).
+        const parts: PrefetchUnit[] = [];
+        for (let start = offset; start < end; start += MAX_MERGED_BYTES) parts.push({ start, end: Math.min(end, start + MAX_MERGED_BYTES), pending: 1, done: false });
+        this.#units.push(...parts);
+        this.#planned.set(key, parts);
+        unit = undefined;
+        continue;
+      }
+      if (unit && offset >= unit.end && offset - unit.end <= MERGE_GAP_BYTES && end - unit.start <= MAX_MERGED_BYTES) {
+        unit.end = end;
+        unit.pending++;
+      } else {
+        unit = { start: offset, end, pending: 1, done: false };
+        this.#units.push(unit);
+      }
+      this.#planned.set(key, [unit]);
+    }
+    this.#pump();
+  }
+
+  #cached(offset: number, length: number): boolean {
+    const B = this.#blockBytes;
+    for (let b = Math.floor(offset / B); b <= Math.floor((offset + length - 1) / B); b++) if (!this.#blocks.has(b)) return false;
+    return true;
+  }
+
+  #fetchUnit(unit: PrefetchUnit): Promise<Uint8Array> {
+    if (!unit.bytes) {
+      this.#active++;
+      this.#buffered += unit.end - unit.start;
+      unit.bytes = this.#fetchRange(unit.start, unit.end - unit.start);
+      unit.bytes
+        .catch(() => undefined)
+        .finally(() => {
+          this.#active--;
+          this.#pump();
+        });
+    }
+    return unit.bytes;
+  }
+
+  #pump(): void {
+    const budget = this.#options.prefetchBytes ?? 64 << 20;
+    const requests = this.#options.prefetchRequests ?? 4;
+    while (this.#nextUnit < this.#units.length && this.#active < requests) {
+      const unit = this.#units[this.#nextUnit];
+      if (unit.bytes) {
+        this.#nextUnit++;
+        continue;
+      }
+      if (this.#buffered > 0 && this.#buffered + (unit.end - unit.start) > budget) break;
+      this.#nextUnit++;
+      void this.#fetchUnit(unit);
+    }
+  }
+
+  /** Takes an announced read off the plan: the requests that hold it, or null for a read never announced. */
+  #takePlanned(offset: number, length: number): PrefetchUnit[] | null {
+    const key = `${offset}:${length}`;
+    const units = this.#planned.get(key);
+    if (!units || units.some((u) => u.done)) return null;
+    this.#planned.delete(key);
+    return units;
+  }
+
+  /** The bytes of `unit` from `from` to `to` (absolute), releasing the request once all its reads are served. */
+  async #serve(unit: PrefetchUnit, from: number, to: number): Promise<Uint8Array> {
+    const bytes = await this.#fetchUnit(unit);
+    if (--unit.pending === 0) {
+      unit.done = true;
+      unit.bytes = undefined;
+      this.#buffered -= unit.end - unit.start;
+      this.#pump();
+    }
+    return bytes.subarray(from - unit.start, to - unit.start);
+  }
+
+  async readView(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.name, this.size, offset, length);
+    const units = this.#takePlanned(offset, length);
+    if (units?.length === 1) return this.#serve(units[0], offset, offset + length);
+    const out = new Uint8Array(length);
+    await (units ? this.#servePartsInto(units, offset, out) : this.readInto(offset, out));
+    return out;
+  }
+
+  async #servePartsInto(units: PrefetchUnit[], offset: number, target: Uint8Array): Promise<void> {
+    for (const unit of units) {
+      const from = Math.max(offset, unit.start);
+      const to = Math.min(offset + target.length, unit.end);
+      target.set(await this.#serve(unit, from, to), from - offset);
+    }
+  }
+
   async readInto(offset: number, target: Uint8Array): Promise<void> {
     checkRange(this.name, this.size, offset, target.length);
     if (target.length === 0) return;
+    const units = this.#takePlanned(offset, target.length);
+    if (units) {
+      await this.#servePartsInto(units, offset, target);
+      return;
+    }
     const B = this.#blockBytes;
     const first = Math.floor(offset / B);
     const last = Math.floor((offset + target.length - 1) / B);
@@ -173,6 +308,8 @@ class HttpByteSource implements ByteSource {
 
   async close(): Promise<void> {
     this.#blocks.clear();
+    this.#units.length = 0;
+    this.#planned.clear();
   }
 }
 
@@ -231,6 +368,8 @@ export function urlCheckpointFiles(baseUrl: string, options: HttpSourceOptions |
 async function readBody(response: Response, expected: number | undefined, name: string, signal?: AbortSignal, limit = Infinity): Promise<Uint8Array> {
   const reader = response.body?.getReader();
   if (!reader) return new Uint8Array(0);
+  // With a known length the body goes straight into one buffer; otherwise chunks are joined at the end.
+  const whole = expected !== undefined ? new Uint8Array(expected) : undefined;
   const chunks: Uint8Array[] = [];
   let received = 0;
   const cap = expected ?? limit;
@@ -238,12 +377,13 @@ async function readBody(response: Response, expected: number | undefined, name: 
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      received += value.length;
-      if (received > cap) {
+      if (received + value.length > cap) {
         await reader.cancel().catch(() => undefined);
         throw new HubError(`${name}: the server sent more than the ${cap} bytes it announced; the download is corrupted — retry`);
       }
-      chunks.push(value);
+      if (whole) whole.set(value, received);
+      else chunks.push(value);
+      received += value.length;
     }
   } catch (error) {
     if (error instanceof HubError) throw error;
@@ -253,6 +393,7 @@ async function readBody(response: Response, expected: number | undefined, name: 
   if (expected !== undefined && received !== expected) {
     throw new HubError(`${name}: the server sent ${received} of the ${expected} bytes asked for; the connection was cut — retry`);
   }
+  if (whole) return whole;
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(received);
   let at = 0;

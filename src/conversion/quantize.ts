@@ -3,6 +3,9 @@
  * streams to disk. Input weights are the checkpoint's Linear layout [out, in] (row n = output n).
  */
 
+/** Rows and columns per tile of the cache-blocked transposes: 64 × 64 floats (16 KiB) stay in L1. */
+export const TRANSPOSE_TILE = 64;
+
 export interface Quantized8 {
   /** [in, out] row-major, as MatMulInteger's B */
   data: Int8Array | Uint8Array;
@@ -17,12 +20,17 @@ export interface Quantized8 {
  * uint8: asymmetric over [min(w, 0), max(w, 0)], q ∈ [0, 255] (the range always holds 0 exactly,
  * as onnxruntime's quantiser requires).
  */
-export function quantizePerChannel8(w: Float32Array, out: number, inFeatures: number, kind: 'int8' | 'uint8'): Quantized8 {
+export function quantizePerChannel8(w: Float32Array, out: number, inFeatures: number, kind: 'int8' | 'uint8', order?: Int32Array): Quantized8 {
+  // Output channel n is the checkpoint's row order[n] (the identity without `order`).
+  const rowStart = new Int32Array(out);
+  for (let n = 0; n < out; n++) rowStart[n] = (order ? order[n] : n) * inFeatures;
   const scales = new Float32Array(out);
   const zeroPoints = kind === 'uint8' ? new Uint8Array(out) : undefined;
-  const data = kind === 'int8' ? new Int8Array(out * inFeatures) : new Uint8Array(out * inFeatures);
+  // Per output channel (a contiguous row): the scale, its float64 reciprocal and the zero point.
+  const inverse = new Float64Array(out);
+  const offset = new Int32Array(out);
   for (let n = 0; n < out; n++) {
-    const row = n * inFeatures;
+    const row = rowStart[n];
     let lo = 0;
     let hi = 0;
     for (let k = 0; k < inFeatures; k++) {
@@ -33,18 +41,65 @@ export function quantizePerChannel8(w: Float32Array, out: number, inFeatures: nu
     if (kind === 'int8') {
       const scale = Math.max(-lo, hi) / 127 || 1;
       scales[n] = scale;
-      const inv = 1 / Math.fround(scale);
-      for (let k = 0; k < inFeatures; k++) data[k * out + n] = clamp(Math.round(w[row + k] * inv), -127, 127);
+      inverse[n] = 1 / Math.fround(scale);
     } else {
       const scale = (hi - lo) / 255 || 1;
       scales[n] = scale;
-      const zp = clamp(Math.round(-lo / Math.fround(scale)), 0, 255);
-      zeroPoints![n] = zp;
-      const inv = 1 / Math.fround(scale);
-      for (let k = 0; k < inFeatures; k++) data[k * out + n] = clamp(Math.round(w[row + k] * inv) + zp, 0, 255);
+      offset[n] = clamp(Math.round(-lo / Math.fround(scale)), 0, 255);
+      zeroPoints![n] = offset[n];
+      inverse[n] = 1 / Math.fround(scale);
     }
   }
+  // Quantise row by row (contiguous), as bytes: a Uint8Array store keeps an int8's two's-complement bits.
+  const rows = new Uint8Array(out * inFeatures);
+  if (kind === 'int8') quantizeRows(w, rowStart, rows, out, inFeatures, inverse, offset, -127, 127);
+  else quantizeRows(w, rowStart, rows, out, inFeatures, inverse, offset, 0, 255);
+  const columns = transposedBytes(rows, out, inFeatures);
+  const data = kind === 'int8' ? new Int8Array(columns.buffer) : columns;
   return { data, scales, zeroPoints };
+}
+
+/** rows[n, k] = clamp(round(w[n, k] · inverse[n]) + offset[n], min, max). */
+function quantizeRows(w: Float32Array, rowStart: Int32Array, rows: Uint8Array, out: number, inFeatures: number, inverse: Float64Array, offset: Int32Array, min: number, max: number): void {
+  for (let n = 0; n < out; n++) {
+    const row = rowStart[n];
+    const target = n * inFeatures;
+    const inv = inverse[n];
+    const zp = offset[n];
+    for (let k = 0; k < inFeatures; k++) {
+      const q = roundHalfUp(w[row + k] * inv) + zp;
+      rows[target + k] = q < min ? min : q > max ? max : q;
+    }
+  }
+}
+
+/** [rows, cols] row-major bytes → [cols, rows], tile by tile. */
+function transposedBytes(a: Uint8Array, rows: number, cols: number): Uint8Array {
+  const t = new Uint8Array(a.length);
+  const T = TRANSPOSE_TILE;
+  for (let r0 = 0; r0 < rows; r0 += T) {
+    const r1 = Math.min(r0 + T, rows);
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      const c1 = Math.min(c0 + T, cols);
+      for (let c = c0; c < c1; c++) {
+        const column = c * rows;
+        for (let r = r0; r < r1; r++) t[column + r] = a[r * cols + c];
+      }
+    }
+  }
+  return t;
+}
+
+/** Math.round(x) (halves toward +∞) as floor(x + 0.5), corrected where that sum rounds up to the next integer. */
+function roundHalfUp(x: number): number {
+  const q = Math.floor(x + 0.5);
+  return q - 0.5 > x ? q - 1 : q;
+}
+
+/** clamp(round(v / scale) + zp, 0, 15): one 4-bit weight. */
+function quantize4(v: number, scale: number, zp: number): number {
+  const q = roundHalfUp(v / scale) + zp;
+  return q < 0 ? 0 : q > 15 ? 15 : q;
 }
 
 export interface Quantized4 {
@@ -61,7 +116,7 @@ export interface Quantized4 {
  * MatMulNBits layout (com.microsoft): 4-bit asymmetric blocks of `blockSize` input elements per
  * output column, w ≈ (q − zp) · scale. A ragged last block is padded with zeros.
  */
-export function quantizeBlockwise4(w: Float32Array, out: number, inFeatures: number, blockSize: number): Quantized4 {
+export function quantizeBlockwise4(w: Float32Array, out: number, inFeatures: number, blockSize: number, order?: Int32Array): Quantized4 {
   const blocks = Math.ceil(inFeatures / blockSize);
   const blobBytes = blockSize / 2;
   const packed = new Uint8Array(out * blocks * blobBytes);
@@ -69,7 +124,8 @@ export function quantizeBlockwise4(w: Float32Array, out: number, inFeatures: num
   const zpStride = Math.ceil(blocks / 2);
   const zeroPoints = new Uint8Array(out * zpStride);
   for (let n = 0; n < out; n++) {
-    const row = n * inFeatures;
+    // Output column n is the checkpoint's row order[n] (the identity without `order`).
+    const row = (order ? order[n] : n) * inFeatures;
     for (let b = 0; b < blocks; b++) {
       const start = b * blockSize;
       const end = Math.min(start + blockSize, inFeatures);
@@ -85,10 +141,12 @@ export function quantizeBlockwise4(w: Float32Array, out: number, inFeatures: num
       scales[n * blocks + b] = scale;
       zeroPoints[n * zpStride + (b >> 1)] |= b & 1 ? zp << 4 : zp;
       const blob = (n * blocks + b) * blobBytes;
-      for (let k = start; k < start + blockSize; k++) {
-        const q = k < end ? clamp(Math.round(w[row + k] / scale) + zp, 0, 15) : zp;
-        const j = k - start;
-        packed[blob + (j >> 1)] |= j & 1 ? q << 4 : q;
+      // Two 4-bit values per byte, the even element in the low nibble; a ragged last block is padded with zp.
+      for (let j = 0; j < blockSize; j += 2) {
+        const k = start + j;
+        const low = k < end ? quantize4(w[row + k], scale, zp) : zp;
+        const high = k + 1 < end ? quantize4(w[row + k + 1], scale, zp) : zp;
+        packed[blob + (j >> 1)] = low | (high << 4);
       }
     }
   }

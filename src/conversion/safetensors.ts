@@ -26,6 +26,8 @@ export interface CheckpointWeights {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   info(name: string): TensorInfo;
   readFloat32(name: string): Promise<Float32Array>;
+  /** The tensors that will be read, in order (sources with latency fetch ahead). Unknown names are ignored. */
+  willRead(names: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -72,12 +74,26 @@ export class SafetensorsFile implements CheckpointWeights {
     return info;
   }
 
-  /** Reads one tensor (only its bytes), converting F16/BF16 to float32. */
+  willRead(names: readonly string[]): void {
+    const ranges = names.flatMap((name) => {
+      const info = this.tensors.get(name);
+      return info && info.byteLength > 0 ? [{ offset: info.byteOffset, length: info.byteLength }] : [];
+    });
+    this.#source?.willRead?.(ranges);
+  }
+
+  /** Reads one tensor (only its bytes), converting F16/BF16 to float32. Treat the result as read-only. */
   async readFloat32(name: string): Promise<Float32Array> {
     const info = this.info(name);
     const source = this.#source;
     if (!source) throw new CheckpointError(`${this.path}: cannot read "${name}": the file was already closed; open it again`);
     const count = info.byteLength / ITEM_SIZE[info.dtype];
+    if (info.dtype === 'F32' && LITTLE_ENDIAN && source.readView) {
+      // A source that already holds the bytes in memory hands out a view: no copy of the tensor.
+      const view = await readTensorView(source, info);
+      if (view.byteOffset % 4 === 0) return new Float32Array(view.buffer, view.byteOffset, count);
+      return new Float32Array(view.slice().buffer);
+    }
     const out = new Float32Array(count);
     if (info.dtype === 'F32') {
       const target = new Uint8Array(out.buffer);
@@ -103,16 +119,28 @@ export class SafetensorsFile implements CheckpointWeights {
   }
 }
 
+async function readTensorView(source: ByteSource, info: TensorInfo): Promise<Uint8Array> {
+  try {
+    return await source.readView!(info.byteOffset, info.byteLength);
+  } catch (error) {
+    throw tensorReadError(source, info, error);
+  }
+}
+
+function tensorReadError(source: ByteSource, info: TensorInfo, error: unknown): Error {
+  if (error instanceof CheckpointError || (error as Error)?.name === 'AbortError' || (error as Error)?.name === 'HubError') return error as Error;
+  return new CheckpointError(`${source.name}: cannot read tensor "${info.name}" (${(error as Error).message}); the file changed since it was opened — ${REDOWNLOAD}`, {
+    cause: error,
+  });
+}
+
 /** Copies the tensor's bytes into `target` (straight from the source when it can write into caller memory). */
 async function readTensorBytes(source: ByteSource, info: TensorInfo, target: Uint8Array): Promise<void> {
   try {
     if (source.readInto) await source.readInto(info.byteOffset, target);
     else target.set(await source.read(info.byteOffset, info.byteLength));
   } catch (error) {
-    if (error instanceof CheckpointError || (error as Error)?.name === 'AbortError' || (error as Error)?.name === 'HubError') throw error;
-    throw new CheckpointError(`${source.name}: cannot read tensor "${info.name}" (${(error as Error).message}); the file changed since it was opened — ${REDOWNLOAD}`, {
-      cause: error,
-    });
+    throw tensorReadError(source, info, error);
   }
 }
 
@@ -163,6 +191,10 @@ class ShardedCheckpoint implements CheckpointWeights {
   readFloat32(name: string): Promise<Float32Array> {
     const info = this.info(name);
     return this.#shards.get(info.file)!.readFloat32(name);
+  }
+
+  willRead(names: readonly string[]): void {
+    for (const [file, shard] of this.#shards) shard.willRead(names.filter((name) => this.tensors.get(name)?.file === file));
   }
 
   async close(): Promise<void> {

@@ -110,8 +110,10 @@ async function embeddings(
     'Conv',
     [
       canvases,
-      g.initializer(`${projection}.weight`, DataType.FLOAT, [C, config.num_channels, geo.p, geo.p], async () => bytesOf(await ctx.weights.readFloat32(`${projection}.weight`))),
-      g.initializer(`${projection}.bias`, DataType.FLOAT, [C], async () => bytesOf(await ctx.weights.readFloat32(`${projection}.bias`))),
+      g.initializer(`${projection}.weight`, DataType.FLOAT, [C, config.num_channels, geo.p, geo.p], async () => bytesOf(await ctx.weights.readFloat32(`${projection}.weight`)), [
+        `${projection}.weight`,
+      ]),
+      g.initializer(`${projection}.bias`, DataType.FLOAT, [C], async () => bytesOf(await ctx.weights.readFloat32(`${projection}.bias`)), [`${projection}.bias`]),
     ],
     { kernel_shape: [geo.p, geo.p], strides: [geo.p, geo.p] },
     { name: projection },
@@ -308,8 +310,9 @@ async function decoder(ctx: Ctx, prefix: string, intermediates: string[]): Promi
   const features = intermediates.length === 1 ? intermediates[0] : concat(g, intermediates, -1, `${prefix}.features`);
   // The reference reshapes decoder_embed's output as (p, p, d) per patch. Its output features are reordered here
   // to (d, p, p) at build time, so unpatchifying moves contiguous rows of p values instead of single floats.
-  const embedWeights = channelsFirstDecoderEmbed(ctx.weights, `${prefix}.decoder_embed`, p, d);
-  const embedded = plan.linear(g, features, `${prefix}.decoder_embed`, embedWeights, geo.hidden * intermediates.length, p * p * d, true);
+  const embedded = plan.linear(g, features, `${prefix}.decoder_embed`, ctx.weights, geo.hidden * intermediates.length, p * p * d, true, {
+    outputOrder: channelsFirstOrder(p, d),
+  });
   // [B, gh, gw, d·p·p] → [B, gh, gw, d, p, p] → [B, d, gh, p, gw, p] → [B, d, gh·p, gw·p]
   const grid = reshape(g, embedded, [-1, gh, gw, d, p, p], `${prefix}.patches`);
   const image = reshape(g, transpose(g, grid, [0, 3, 1, 4, 2, 5], `${prefix}.unpatchify`), [-1, d, gh * p, gw * p], `${prefix}.image`);
@@ -326,22 +329,9 @@ async function decoder(ctx: Ctx, prefix: string, intermediates: string[]): Promi
   return transpose(g, rgb, [0, 3, 1, 2], `${head}.nchw`);
 }
 
-/** decoder_embed with its output features permuted from (p1, p2, c) order to (c, p1, p2); other tensors pass through. */
-function channelsFirstDecoderEmbed(weights: WeightReader, prefix: string, p: number, d: number): WeightReader {
-  const outFeatures = p * p * d;
-  // new index c·p² + i·p + j ← reference index (i·p + j)·d + c
-  const source = new Int32Array(outFeatures);
-  for (let c = 0; c < d; c++) for (let ij = 0; ij < p * p; ij++) source[c * p * p + ij] = ij * d + c;
-  const permuteRows = (a: Float32Array) => {
-    const rowLength = a.length / outFeatures;
-    const out = new Float32Array(a.length);
-    for (let row = 0; row < outFeatures; row++) out.set(a.subarray(source[row] * rowLength, (source[row] + 1) * rowLength), row * rowLength);
-    return out;
-  };
-  return {
-    async readFloat32(name: string) {
-      const tensor = await weights.readFloat32(name);
-      return name === `${prefix}.weight` || name === `${prefix}.bias` ? permuteRows(tensor) : tensor;
-    },
-  };
+/** decoder_embed's output features from (p1, p2, c) order to (c, p1, p2): new feature c·p² + i·p + j ← (i·p + j)·d + c. */
+function channelsFirstOrder(p: number, d: number): Int32Array {
+  const order = new Int32Array(p * p * d);
+  for (let c = 0; c < d; c++) for (let ij = 0; ij < p * p; ij++) order[c * p * p + ij] = ij * d + c;
+  return order;
 }

@@ -16,7 +16,7 @@
 import { bytesOf, DataType, type Graph } from './onnx/graph.js';
 import { toFloat16Array, toFloat16Bits } from './float16.js';
 import { add, layerNorm, matmul } from './onnx/ops.js';
-import { quantizeBlockwise4, quantizePerChannel8, sharedParts } from './quantize.js';
+import { quantizeBlockwise4, quantizePerChannel8, sharedParts, TRANSPOSE_TILE } from './quantize.js';
 import type { WeightReader } from './seggpt_graph.js';
 
 export interface NormParams {
@@ -41,12 +41,20 @@ export interface WeightPlan {
   softmax(g: Graph, x: string, name: string): string;
   /** Runs an elementwise fp32-sensitive function (GELU) and returns the activation type. */
   inFloat32(g: Graph, x: string, name: string, f: (x32: string) => string): string;
-  /** y = x·Wᵀ + b for a checkpoint Linear (weight [out, in]) or a 1×1 Conv ([out, in, 1, 1]). */
-  linear(g: Graph, x: string, prefix: string, weights: WeightReader, inFeatures: number, outFeatures: number, hasBias: boolean, options?: { keepFloat?: boolean }): string;
+  /**
+   * y = x·Wᵀ + b for a checkpoint Linear (weight [out, in]) or a 1×1 Conv ([out, in, 1, 1]). `keepFloat`: never
+   * quantised; `outputOrder`: output feature k is the checkpoint's output row outputOrder[k].
+   */
+  linear(g: Graph, x: string, prefix: string, weights: WeightReader, inFeatures: number, outFeatures: number, hasBias: boolean, options?: LinearOptions): string;
   conv(g: Graph, x: string, prefix: string, weights: WeightReader, dims: number[], attrs: { kernel_shape: number[]; pads: number[] }): string;
 }
 
 export type LinearKind = 'float' | 'int8' | 'uint8' | 'q4';
+
+export interface LinearOptions {
+  keepFloat?: boolean;
+  outputOrder?: Int32Array;
+}
 
 export interface PlanSpec {
   dtype: string;
@@ -57,24 +65,40 @@ export interface PlanSpec {
 /** MatMulNBits block size: 32 keeps 4-bit error low at ~5 bits per weight all told. */
 export const Q4_BLOCK_SIZE = 32;
 
-/** [out, in] row-major → [in, out] row-major. */
-export function transposed(w: Float32Array, out: number, inFeatures: number): Float32Array {
-  const t = new Float32Array(w.length);
-  for (let o = 0; o < out; o++) {
-    const row = o * inFeatures;
-    for (let i = 0; i < inFeatures; i++) t[i * out + o] = w[row + i];
+/** [out, in] row-major → [in, out] row-major; with `rows`, output column o is checkpoint row rows[o]. */
+export function transposed(w: Float32Array, out: number, inFeatures: number, rows?: Int32Array): Float32Array {
+  const t = new Float32Array(out * inFeatures);
+  const start = new Int32Array(out);
+  for (let o = 0; o < out; o++) start[o] = (rows ? rows[o] : o) * inFeatures;
+  for (let o0 = 0; o0 < out; o0 += TRANSPOSE_TILE) {
+    const o1 = Math.min(o0 + TRANSPOSE_TILE, out);
+    for (let i0 = 0; i0 < inFeatures; i0 += TRANSPOSE_TILE) {
+      const i1 = Math.min(i0 + TRANSPOSE_TILE, inFeatures);
+      for (let i = i0; i < i1; i++) {
+        const column = i * out;
+        for (let o = o0; o < o1; o++) t[column + o] = w[start[o] + i];
+      }
+    }
   }
   return t;
+}
+
+/** The rows of a [rows.length, width] matrix (or a vector, width 1) in the order `rows` lists them. */
+export function gatherRows(a: Float32Array, rows: Int32Array, width = 1): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  for (let r = 0; r < rows.length; r++) out.set(a.subarray(rows[r] * width, (rows[r] + 1) * width), r * width);
+  return out;
 }
 
 export function makePlan(spec: PlanSpec): WeightPlan {
   const half = spec.activations === 'fp16';
   const actType = half ? DataType.FLOAT16 : DataType.FLOAT;
   const cast = (g: Graph, x: string, to: DataType, name: string) => g.node('Cast', [x], { to }, { name });
-  const floatTensor = (g: Graph, name: string, dims: number[], load: () => Promise<Float32Array>) =>
+  /** A float initializer made from checkpoint tensor `source`. */
+  const floatTensor = (g: Graph, name: string, dims: number[], source: string, load: () => Promise<Float32Array>) =>
     half
-      ? g.initializer(name, DataType.FLOAT16, dims, async () => bytesOf(toFloat16Array(await load())))
-      : g.initializer(name, DataType.FLOAT, dims, async () => bytesOf(await load()));
+      ? g.initializer(name, DataType.FLOAT16, dims, async () => bytesOf(toFloat16Array(await load())), [source])
+      : g.initializer(name, DataType.FLOAT, dims, async () => bytesOf(await load()), [source]);
 
   const plan: WeightPlan = {
     dtype: spec.dtype,
@@ -84,7 +108,8 @@ export function makePlan(spec: PlanSpec): WeightPlan {
     scalar: (g, name, value) => (half ? g.constant(name, DataType.FLOAT16, [], Uint16Array.of(toFloat16Bits(value))) : g.scalarFloat(name, value)),
     constant: (g, name, dims, data) => (half ? g.constant(name, DataType.FLOAT16, dims, toFloat16Array(data)) : g.constant(name, DataType.FLOAT, dims, data)),
     normParams(g, prefix, weights, size) {
-      const param = (n: string) => g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => bytesOf(await weights.readFloat32(`${prefix}.${n}`)));
+      const param = (n: string) =>
+        g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => bytesOf(await weights.readFloat32(`${prefix}.${n}`)), [`${prefix}.${n}`]);
       return { weight: param('weight'), bias: param('bias') };
     },
     layerNorm(g, x, p, eps, name) {
@@ -103,54 +128,61 @@ export function makePlan(spec: PlanSpec): WeightPlan {
     linear(g, x, prefix, weights, inFeatures, outFeatures, hasBias, options) {
       const read = () => weights.readFloat32(`${prefix}.weight`);
       const kind = options?.keepFloat ? 'float' : spec.linear;
+      const order = options?.outputOrder;
       let y: string;
       if (kind === 'float') {
-        const w = floatTensor(g, `${prefix}.weight`, [inFeatures, outFeatures], async () => transposed(await read(), outFeatures, inFeatures));
+        const w = floatTensor(g, `${prefix}.weight`, [inFeatures, outFeatures], `${prefix}.weight`, async () => transposed(await read(), outFeatures, inFeatures, order));
         y = matmul(g, x, w, `${prefix}.matmul`);
       } else if (kind === 'q4') {
-        y = matMulNBits(g, x, prefix, read, inFeatures, outFeatures, half);
+        y = matMulNBits(g, x, prefix, read, inFeatures, outFeatures, half, order);
       } else {
-        y = matMulInteger(g, x, prefix, read, inFeatures, outFeatures, kind);
+        y = matMulInteger(g, x, prefix, read, inFeatures, outFeatures, kind, order);
       }
       if (!hasBias) return y;
-      return add(g, y, floatTensor(g, `${prefix}.bias`, [outFeatures], () => weights.readFloat32(`${prefix}.bias`)), prefix);
+      const readBias = async () => {
+        const bias = await weights.readFloat32(`${prefix}.bias`);
+        return order ? gatherRows(bias, order) : bias;
+      };
+      return add(g, y, floatTensor(g, `${prefix}.bias`, [outFeatures], `${prefix}.bias`, readBias), prefix);
     },
     conv(g, x, prefix, weights, dims, attrs) {
-      const w = floatTensor(g, `${prefix}.weight`, dims, () => weights.readFloat32(`${prefix}.weight`));
-      const b = floatTensor(g, `${prefix}.bias`, [dims[0]], () => weights.readFloat32(`${prefix}.bias`));
+      const w = floatTensor(g, `${prefix}.weight`, dims, `${prefix}.weight`, () => weights.readFloat32(`${prefix}.weight`));
+      const b = floatTensor(g, `${prefix}.bias`, [dims[0]], `${prefix}.bias`, () => weights.readFloat32(`${prefix}.bias`));
       return g.node('Conv', [x, w, b], attrs, { name: prefix });
     },
   };
   return plan;
 }
 
-function matMulInteger(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, kind: 'int8' | 'uint8'): string {
+function matMulInteger(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, kind: 'int8' | 'uint8', order?: Int32Array): string {
   const parts = sharedParts(kind === 'uint8' ? 3 : 2, async () => {
-    const q = quantizePerChannel8(await read(), outFeatures, inFeatures, kind);
+    const q = quantizePerChannel8(await read(), outFeatures, inFeatures, kind, order);
     return q.zeroPoints ? [bytesOf(q.data), bytesOf(q.scales), q.zeroPoints] : [bytesOf(q.data), bytesOf(q.scales)];
   });
   const wType = kind === 'int8' ? DataType.INT8 : DataType.UINT8;
-  const w = g.initializer(`${prefix}.weight_quantized`, wType, [inFeatures, outFeatures], parts[0]);
-  const scales = g.initializer(`${prefix}.weight_scale`, DataType.FLOAT, [outFeatures], parts[1]);
+  const source = [`${prefix}.weight`];
+  const w = g.initializer(`${prefix}.weight_quantized`, wType, [inFeatures, outFeatures], parts[0], source);
+  const scales = g.initializer(`${prefix}.weight_scale`, DataType.FLOAT, [outFeatures], parts[1], source);
   const [xq, xScale, xZero] = g.nodeMulti('DynamicQuantizeLinear', [x], {}, { name: `${prefix}.input_quantized`, outputs: 3 });
   const inputs = [xq, w, xZero];
   // int8 weights are symmetric: MatMulInteger's missing zero point means 0.
-  if (kind === 'uint8') inputs.push(g.initializer(`${prefix}.weight_zero_point`, DataType.UINT8, [outFeatures], parts[2]));
+  if (kind === 'uint8') inputs.push(g.initializer(`${prefix}.weight_zero_point`, DataType.UINT8, [outFeatures], parts[2], source));
   const acc = g.node('MatMulInteger', inputs, {}, { name: `${prefix}.matmul_integer` });
   const accFloat = g.node('Cast', [acc], { to: DataType.FLOAT }, { name: `${prefix}.matmul_integer.float` });
   const scale = g.node('Mul', [xScale, scales], {}, { name: `${prefix}.scale` });
   return g.node('Mul', [accFloat, scale], {}, { name: `${prefix}.matmul` });
 }
 
-function matMulNBits(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, half: boolean): string {
+function matMulNBits(g: Graph, x: string, prefix: string, read: () => Promise<Float32Array>, inFeatures: number, outFeatures: number, half: boolean, order?: Int32Array): string {
   const blocks = Math.ceil(inFeatures / Q4_BLOCK_SIZE);
   const parts = sharedParts(3, async () => {
-    const q = quantizeBlockwise4(await read(), outFeatures, inFeatures, Q4_BLOCK_SIZE);
+    const q = quantizeBlockwise4(await read(), outFeatures, inFeatures, Q4_BLOCK_SIZE, order);
     return [q.packed, half ? bytesOf(toFloat16Array(q.scales)) : bytesOf(q.scales), q.zeroPoints];
   });
-  const packed = g.initializer(`${prefix}.weight_q4`, DataType.UINT8, [outFeatures, blocks, Q4_BLOCK_SIZE / 2], parts[0]);
-  const scales = g.initializer(`${prefix}.weight_scales`, half ? DataType.FLOAT16 : DataType.FLOAT, [outFeatures * blocks], parts[1]);
-  const zeros = g.initializer(`${prefix}.weight_zero_points`, DataType.UINT8, [outFeatures * Math.ceil(blocks / 2)], parts[2]);
+  const source = [`${prefix}.weight`];
+  const packed = g.initializer(`${prefix}.weight_q4`, DataType.UINT8, [outFeatures, blocks, Q4_BLOCK_SIZE / 2], parts[0], source);
+  const scales = g.initializer(`${prefix}.weight_scales`, half ? DataType.FLOAT16 : DataType.FLOAT, [outFeatures * blocks], parts[1], source);
+  const zeros = g.initializer(`${prefix}.weight_zero_points`, DataType.UINT8, [outFeatures * Math.ceil(blocks / 2)], parts[2], source);
   return g.node(
     'MatMulNBits',
     [x, packed, scales, zeros],

@@ -53,6 +53,7 @@ export class FirstUseConversion {
       const prepared = await openCheckpoint(source, config);
       this.#weights = prepared.weights;
       if (this.#closed) await prepared.weights.close();
+      prepared.weights.willRead(plan.readOrder);
       const [variant] = resolveVariants(plan.dtype);
       const weights = {
         readFloat32: (name: string) => {

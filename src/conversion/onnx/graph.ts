@@ -55,6 +55,8 @@ export interface Initializer {
   byteLength: number;
   /** Produces the bytes on demand (little-endian, row-major). Called once, while writing. */
   produce: () => Promise<Uint8Array>;
+  /** The checkpoint tensors `produce` reads, so a reader can fetch them ahead in the order they will be asked for. */
+  sources?: readonly string[];
 }
 
 interface ValueInfo {
@@ -112,9 +114,9 @@ export class Graph {
     this.outputs.push({ name: out, elemType, dims });
   }
 
-  initializer(name: string, dataType: DataType, dims: number[], produce: () => Promise<Uint8Array>): string {
+  initializer(name: string, dataType: DataType, dims: number[], produce: () => Promise<Uint8Array>, sources?: readonly string[]): string {
     const unique = this.uniqueName(name);
-    this.initializers.push({ name: unique, dataType, dims, byteLength: byteLengthOf(dataType, dims), produce });
+    this.initializers.push({ name: unique, dataType, dims, byteLength: byteLengthOf(dataType, dims), produce, ...(sources && { sources }) });
     return unique;
   }
 
@@ -165,12 +167,16 @@ export class Graph {
     return outputs;
   }
 
-  /** Serialises the graph into an ONNX ModelProto. */
-  toModelProto(meta: { producer: string; version: string; docString?: string; metadata?: Record<string, string> }, externalize?: ExternalPlacement): ProtoMessage {
+  /** Serialises the graph into an ONNX ModelProto, its initializers in `order` (default: as created). */
+  toModelProto(
+    meta: { producer: string; version: string; docString?: string; metadata?: Record<string, string> },
+    externalize?: ExternalPlacement,
+    order: readonly Initializer[] = this.initializers,
+  ): ProtoMessage {
     const graph = new ProtoMessage();
     for (const n of this.nodes) graph.message(1, encodeNode(n));
     graph.string(2, this.name);
-    for (const init of this.initializers) graph.message(5, encodeInitializer(init, externalize?.get(init.name)));
+    for (const init of order) graph.message(5, encodeInitializer(init, externalize?.get(init.name)));
     for (const v of this.inputs) graph.message(11, encodeValueInfo(v));
     for (const v of this.outputs) graph.message(12, encodeValueInfo(v));
 

@@ -4,7 +4,7 @@
  * chunks, produced one initializer at a time, that a sink (a local file, an HTTP response, the browser's cache)
  * consumes. Sizes are known before any weight is produced.
  */
-import type { ExternalPlacement, Graph } from './graph.js';
+import type { ExternalPlacement, Graph, Initializer } from './graph.js';
 import { isDeferred, type Segment } from './proto.js';
 
 /** Tensors smaller than this stay inside the .onnx file even when external data is used. */
@@ -36,13 +36,27 @@ export interface ModelMeta {
   metadata?: Record<string, string>;
 }
 
+/** Whether an initializer goes to the external data file (when there is one). */
+const isExternal = (init: Initializer) => init.byteLength >= INLINE_LIMIT_BYTES;
+
+/**
+ * The initializers in the order they are stored and produced: largest first (stable), so the biggest tensors are
+ * converted while memory is emptiest and their scratch memory is long reclaimed when the file is done (a runtime
+ * then loads the model into that memory); with external data, the data file's first, then the .onnx file's.
+ */
+export function productionOrder(graph: Graph, externalData: boolean): Initializer[] {
+  const bySize = [...graph.initializers].sort((a, b) => b.byteLength - a.byteLength);
+  return externalData ? [...bySize.filter(isExternal), ...bySize.filter((i) => !isExternal(i))] : bySize;
+}
+
 /**
  * The files of `graph` saved as `path`: with `externalData`, initializers of 1 KiB or more go to `<path>_data`.
  * The data file (when there is one) comes first: sinks must consume the files in the order returned.
  */
 export function serializeModel(graph: Graph, path: string, meta: ModelMeta, externalData: boolean): SerializedFile[] {
+  const order = productionOrder(graph, externalData);
   if (!externalData) {
-    const proto = graph.toModelProto(meta);
+    const proto = graph.toModelProto(meta, undefined, order);
     if (proto.length > PROTOBUF_LIMIT_BYTES) {
       throw new Error(`${baseName(path)} would be ${proto.length} bytes, over protobuf's 2 GiB limit: use external data`);
     }
@@ -52,10 +66,10 @@ export function serializeModel(graph: Graph, path: string, meta: ModelMeta, exte
   const dataPath = `${path}_data`;
   const location = baseName(dataPath);
   const placement: ExternalPlacement = new Map();
-  const placed: { offset: number; init: Graph['initializers'][number] }[] = [];
+  const placed: { offset: number; init: Initializer }[] = [];
   let end = 0;
-  for (const init of graph.initializers) {
-    if (init.byteLength < INLINE_LIMIT_BYTES) continue;
+  for (const init of order) {
+    if (!isExternal(init)) continue;
     const offset = Math.ceil(end / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
     placement.set(init.name, { location, offset, length: init.byteLength });
     placed.push({ offset, init });
@@ -75,7 +89,7 @@ export function serializeModel(graph: Graph, path: string, meta: ModelMeta, exte
       }
     },
   };
-  const proto = graph.toModelProto(meta, placement);
+  const proto = graph.toModelProto(meta, placement, order);
   return [data, segmentFile(path, proto.length, proto.finish())];
 }
 
