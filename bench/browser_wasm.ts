@@ -282,7 +282,7 @@ async function main(): Promise<void> {
       total_seconds: (performance.now() - started) / 1000,
     };
     console.log(consoleTable(result));
-    writeSection(markdownSection(result), opts.out, opts.benchmarks);
+    writeSection(markdownSection(result), opts.benchmarks, 'browser', opts.out);
     log(`wrote ${opts.out} and the "${SECTION_TITLE}" section of ${opts.benchmarks}`);
   } finally {
     if (opts.keep) log(`kept ${work}`);

@@ -50,11 +50,19 @@ export interface HubServerOptions {
   resolveOnly?: boolean;
   /** Serve LFS files from a second origin (another port), so the hub's 302 crosses origins like the real CDN's. */
   separateCdn?: boolean;
-  /** Slow file bodies down: at most `bytesPerChunk` bytes every `delayMs` (to let a test interrupt a download). */
-  throttle?: { bytesPerChunk: number; delayMs: number };
+  /**
+   * Limit file bodies to `bytesPerSecond` in all (one link shared by every response, like a real connection), sent
+   * in chunks of `chunkBytes` (default 64 KiB): a benchmark's link speed, or time for a test to interrupt a download.
+   */
+  throttle?: Throttle;
 }
 
 export type AuthState = 'none' | 'valid' | 'invalid';
+
+export interface Throttle {
+  bytesPerSecond: number;
+  chunkBytes?: number;
+}
 
 export interface ReceivedRequest {
   /** 'hub', or 'cdn' for the second origin of `separateCdn`. */
@@ -233,6 +241,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
   let base = '';
   let cdnBase = '';
   let throttling = options.throttle;
+  let linkFreeAt = 0;
   let commitCounter = 0;
 
   const repos = new Map<string, Repo>();
@@ -349,10 +358,11 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       res.end(file.source.bytes.subarray(start, end + 1));
       return;
     }
+    const chunkBytes = throttle?.chunkBytes ?? 64 * 1024;
     const stream =
       file.source.kind === 'bytes'
         ? Readable.from([file.source.bytes.subarray(start, end + 1)])
-        : createReadStream(file.source.path, { start, end, ...(throttle && { highWaterMark: throttle.bytesPerChunk }) });
+        : createReadStream(file.source.path, { start, end, ...(throttle && { highWaterMark: chunkBytes }) });
     stream.on('error', (err: Error) => res.destroy(err));
     if (!throttle) {
       stream.pipe(res);
@@ -363,9 +373,15 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
         let at = 0;
         const next = () => {
           if (at >= chunk.length) return done();
-          this.push(chunk.subarray(at, at + throttle.bytesPerChunk));
-          at += throttle.bytesPerChunk;
-          setTimeout(next, throttle.delayMs);
+          const piece = chunk.subarray(at, at + chunkBytes);
+          at += piece.length;
+          // The link is shared: each piece waits for its slot after every piece sent before it, on any response.
+          const now = performance.now();
+          linkFreeAt = Math.max(linkFreeAt, now) + (piece.length / throttle.bytesPerSecond) * 1000;
+          setTimeout(() => {
+            this.push(piece);
+            next();
+          }, Math.max(0, linkFreeAt - now));
         };
         next();
       },

@@ -3,13 +3,13 @@
  * esbuild from the package as a user's app is bundled: the weights are read with Range requests, the requested
  * variant is converted in the page (or a Web Worker) and stored in Cache Storage; the next page loads it from there.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildBrowserApp } from '../dev/browser_app.js';
 import { launchChromium } from '../dev/chromium.js';
 import { absDiff, readNpy } from '../dev/npy.js';
 import { startStaticServer, type StaticServer } from '../dev/static_server.js';
@@ -49,27 +49,6 @@ const request = (c: TinyCase) => {
   };
 };
 
-/** Bundles test/support/browser_app like a user's app: `transformers-seggpt` resolved from node_modules by its exports. */
-async function buildApp(out: string): Promise<void> {
-  const app = join(work, 'app');
-  cpSync(join(ROOT, 'test', 'support', 'browser_app'), app, { recursive: true });
-  mkdirSync(join(app, 'node_modules', '@huggingface'), { recursive: true });
-  symlinkSync(ROOT, join(app, 'node_modules', 'transformers-seggpt'));
-  symlinkSync(join(ROOT, 'node_modules', '@huggingface', 'transformers'), join(app, 'node_modules', '@huggingface', 'transformers'));
-  await esbuild.build({
-    entryPoints: [join(app, 'page.js'), join(app, 'worker.js')],
-    absWorkingDir: app,
-    outdir: out,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    keepNames: true,
-    logLevel: 'error',
-  });
-  cpSync(join(app, 'index.html'), join(out, 'index.html'));
-}
-
 async function newPage(): Promise<Page> {
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -92,7 +71,7 @@ const hubRequests = (from: number) => hub.received.requests.slice(from);
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'seggpt-browser-first-load-'));
   const out = join(work, 'www');
-  await buildApp(out);
+  await buildBrowserApp(out, work);
   hub = await startHubServer({
     resolveOnly: true,
     separateCdn: true,

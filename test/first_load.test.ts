@@ -294,7 +294,7 @@ describe(`a safetensors checkpoint by hub id (${REPO} served from seggpt-tiny)`,
 
   test('a first load killed mid-conversion leaves nothing a later load uses', async () => {
     const cacheDir = join(work, 'kill-cache');
-    hub.setThrottle({ bytesPerChunk: 16 * 1024, delayMs: 15 });
+    hub.setThrottle({ bytesPerSecond: 1_000_000, chunkBytes: 16 * 1024 });
     let killedDuring: string | undefined;
     try {
       const killed = await runChild({ id: REPO, cacheDir, progress: true }, (line, kill) => {

@@ -4,9 +4,6 @@ import type { MaskComparison } from '../masks.js';
 import { formatMarkdown, formatText } from '../report.js';
 
 export const SECTION_TITLE = 'Browser WASM, full-size q8';
-/** BENCHMARKS.md is rewritten wholesale by `npm run bench`; the section sits between these markers. */
-const START = '<!-- bench:browser start -->';
-const END = '<!-- bench:browser end -->';
 
 const GIB = 2 ** 30;
 /** The browser-vs-Node difference counts as rounding noise up to this multiple of Node's own noise floor. */
@@ -123,9 +120,14 @@ ${formatMarkdown(rows(r))}
 `;
 }
 
-/** Writes the section to its own file (which `npm run bench` leaves alone) and replaces or appends it in BENCHMARKS.md. */
-export function writeSection(section: string, ownFile: string, benchmarks: string): void {
-  writeFileSync(ownFile, `# Benchmarks: browser\n\n${section}`);
+/**
+ * Replaces or appends `section` in BENCHMARKS.md between `<!-- bench:<name> start -->` and `… end -->` (the markers
+ * `npm run bench` carries over when it rewrites the file); with `ownFile`, also writes the section there alone.
+ */
+export function writeSection(section: string, benchmarks: string, name = 'browser', ownFile?: string): void {
+  if (ownFile) writeFileSync(ownFile, `# Benchmarks: browser\n\n${section}`);
+  const START = `<!-- bench:${name} start -->`;
+  const END = `<!-- bench:${name} end -->`;
   const block = `${START}\n${section}${END}\n`;
   const text = existsSync(benchmarks) ? readFileSync(benchmarks, 'utf8') : '# Benchmarks\n';
   const start = text.indexOf(START);

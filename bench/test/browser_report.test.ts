@@ -34,9 +34,9 @@ describe('writeSection', () => {
     const own = join(work, 'BENCHMARKS-browser.md');
     const benchmarks = join(work, 'BENCHMARKS.md');
     writeFileSync(benchmarks, '# Benchmarks\n\n## Machine\n\ncores 2\n');
-    writeSection('## Browser WASM, full-size q8\n\nfirst\n', own, benchmarks);
+    writeSection('## Browser WASM, full-size q8\n\nfirst\n', benchmarks, 'browser', own);
     writeFileSync(benchmarks, `${readFileSync(benchmarks, 'utf8')}\n## Later section\n`);
-    writeSection('## Browser WASM, full-size q8\n\nsecond\n', own, benchmarks);
+    writeSection('## Browser WASM, full-size q8\n\nsecond\n', benchmarks, 'browser', own);
     const text = readFileSync(benchmarks, 'utf8');
     expect(text.match(/## Browser WASM/g)).toHaveLength(1);
     expect(text).toContain('second');

@@ -21,16 +21,13 @@ export interface Quantized8 {
  * as onnxruntime's quantiser requires).
  */
 export function quantizePerChannel8(w: Float32Array, out: number, inFeatures: number, kind: 'int8' | 'uint8', order?: Int32Array): Quantized8 {
-  // Output channel n is the checkpoint's row order[n] (the identity without `order`).
-  const rowStart = new Int32Array(out);
-  for (let n = 0; n < out; n++) rowStart[n] = (order ? order[n] : n) * inFeatures;
   const scales = new Float32Array(out);
   const zeroPoints = kind === 'uint8' ? new Uint8Array(out) : undefined;
-  // Per output channel (a contiguous row): the scale, its float64 reciprocal and the zero point.
-  const inverse = new Float64Array(out);
-  const offset = new Int32Array(out);
+  // Row by row (contiguous, still in cache for the second pass), as bytes: a Uint8Array store keeps an int8's
+  // two's-complement bits. Output channel n is the checkpoint's row order[n] (the identity without `order`).
+  const rows = new Uint8Array(out * inFeatures);
   for (let n = 0; n < out; n++) {
-    const row = rowStart[n];
+    const row = (order ? order[n] : n) * inFeatures;
     let lo = 0;
     let hi = 0;
     for (let k = 0; k < inFeatures; k++) {
@@ -41,35 +38,25 @@ export function quantizePerChannel8(w: Float32Array, out: number, inFeatures: nu
     if (kind === 'int8') {
       const scale = Math.max(-lo, hi) / 127 || 1;
       scales[n] = scale;
-      inverse[n] = 1 / Math.fround(scale);
+      quantizeRow(w, row, rows, n * inFeatures, inFeatures, 1 / Math.fround(scale), 0, -127, 127);
     } else {
       const scale = (hi - lo) / 255 || 1;
       scales[n] = scale;
-      offset[n] = clamp(Math.round(-lo / Math.fround(scale)), 0, 255);
-      zeroPoints![n] = offset[n];
-      inverse[n] = 1 / Math.fround(scale);
+      const zp = clamp(Math.round(-lo / Math.fround(scale)), 0, 255);
+      zeroPoints![n] = zp;
+      quantizeRow(w, row, rows, n * inFeatures, inFeatures, 1 / Math.fround(scale), zp, 0, 255);
     }
   }
-  // Quantise row by row (contiguous), as bytes: a Uint8Array store keeps an int8's two's-complement bits.
-  const rows = new Uint8Array(out * inFeatures);
-  if (kind === 'int8') quantizeRows(w, rowStart, rows, out, inFeatures, inverse, offset, -127, 127);
-  else quantizeRows(w, rowStart, rows, out, inFeatures, inverse, offset, 0, 255);
   const columns = transposedBytes(rows, out, inFeatures);
   const data = kind === 'int8' ? new Int8Array(columns.buffer) : columns;
   return { data, scales, zeroPoints };
 }
 
-/** rows[n, k] = clamp(round(w[n, k] · inverse[n]) + offset[n], min, max). */
-function quantizeRows(w: Float32Array, rowStart: Int32Array, rows: Uint8Array, out: number, inFeatures: number, inverse: Float64Array, offset: Int32Array, min: number, max: number): void {
-  for (let n = 0; n < out; n++) {
-    const row = rowStart[n];
-    const target = n * inFeatures;
-    const inv = inverse[n];
-    const zp = offset[n];
-    for (let k = 0; k < inFeatures; k++) {
-      const q = roundHalfUp(w[row + k] * inv) + zp;
-      rows[target + k] = q < min ? min : q > max ? max : q;
-    }
+/** rows[target + k] = clamp(round(w[source + k] · inverse) + zp, min, max) for k < length. */
+function quantizeRow(w: Float32Array, source: number, rows: Uint8Array, target: number, length: number, inverse: number, zp: number, min: number, max: number): void {
+  for (let k = 0; k < length; k++) {
+    const q = roundHalfUp(w[source + k] * inverse) + zp;
+    rows[target + k] = q < min ? min : q > max ? max : q;
   }
 }
 
