@@ -24,6 +24,7 @@ import {
 
 import { SegGPTConfig } from './configs/seggpt_config.js';
 import { SegGPTForImageSegmentation, SegGPTModel, SegGPTPreTrainedModel } from './models/modeling_seggpt.js';
+import { describeLoadFailure } from './loading/load_errors.js';
 import { segmentWithSegGPT } from './pipelines/seggpt_segment.js';
 import { SegGPTImageProcessor } from './processors/image_processing_seggpt.js';
 import { SegGPTProcessor } from './processors/processing_seggpt.js';
@@ -60,8 +61,12 @@ class PreprocessorJSON {
 
 /** Reads preprocessor_config.json with the library's own hub code (env, cache, revision, local_files_only, progress). */
 async function readPreprocessorConfig(id: string, options: unknown): Promise<Record<string, unknown>> {
-  const holder = (await (ImageProcessor.from_pretrained as AnyFunction).call(PreprocessorJSON, id, options)) as PreprocessorJSON;
-  return holder.json ?? {};
+  try {
+    const holder = (await (ImageProcessor.from_pretrained as AnyFunction).call(PreprocessorJSON, id, options)) as PreprocessorJSON;
+    return holder.json ?? {};
+  } catch (error) {
+    throw describeLoadFailure(error, { id, ...(options as object), file: 'preprocessor_config.json' });
+  }
 }
 
 function registerModelType(): void {

@@ -223,6 +223,47 @@ describe('seggpt segment', () => {
     expect(r.stderr).toMatch(/warning: .*aspect ratio/);
   });
 
+  test('--model <hub id> converts a Hugging Face checkpoint on first use, from --hub-url or HF_ENDPOINT', async () => {
+    const ex = examples.find((e) => e.name === 'ex1');
+    const args = (cache: string) => [
+      'segment',
+      join(EXAMPLES, ex.files.query_image),
+      '--prompt-image',
+      join(EXAMPLES, ex.files.prompt_image),
+      '--prompt-mask',
+      join(EXAMPLES, ex.files.prompt_mask),
+      '--model',
+      'BAAI/seggpt-tiny',
+      '--cache-dir',
+      cache,
+      '--output',
+      join(work, 'by-id'),
+    ];
+    const before = hub.received.requests.length;
+    const r = await run([...args(join(work, 'cli-cache-1')), '--hub-url', hub.url]);
+    expect(r.stderr).not.toMatch(/^error/m);
+    expect(r.code).toBe(0);
+    expect(hub.received.requests.slice(before).some((q) => q.url.endsWith('/BAAI/seggpt-tiny/resolve/main/model.safetensors'))).toBe(true);
+    const saved = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = hub.url;
+    try {
+      const viaEnv = await run(args(join(work, 'cli-cache-2')));
+      expect(viaEnv.code).toBe(0);
+      // Cached now: offline (a hub that is not there) with --local-files-only still works.
+      process.env.HF_ENDPOINT = 'http://127.0.0.1:9';
+      const offline = await run([...args(join(work, 'cli-cache-2')), '--local-files-only']);
+      expect(offline.stderr).not.toMatch(/^error/m);
+      expect(offline.code).toBe(0);
+      const unreachable = await run(args(join(work, 'cli-cache-3')));
+      expect(unreachable.code).toBe(1);
+      expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+      expect(unreachable.stderr).toMatch(/cannot reach 127\.0\.0\.1:9 to load "BAAI\/seggpt-tiny".*HF_ENDPOINT/);
+    } finally {
+      if (saved === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = saved;
+    }
+  });
+
   const notAnImage = () => {
     const path = join(work, 'not-an-image.png');
     writeFileSync(path, 'this is text, not a PNG');

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,7 @@ import { absDiff, readNpy } from '../dev/npy.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
 import { startHubServer, type HubFileSource, type HubServer } from '../dev/hub_server.js';
 import { expectReferenceInputs, expectReferenceMaps, expectReferencePredMasks, replayCase } from './support/replay.js';
-import { writeF32Tensors, readAllF32 } from './support/safetensors.js';
+import { readAllF32, writeBF16Tensors, writeF32Tensors } from './support/safetensors.js';
 import { VARIANT_MEAN_ABS_BOUND } from './support/tolerances.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -254,6 +254,22 @@ describe(`a safetensors checkpoint by hub id (${REPO} served from seggpt-tiny)`,
     }
   });
 
+  test('any checkpoint the converter accepts: BF16, extra tensors, unaligned header, another tensor order — as seggpt convert makes it', async () => {
+    const folder = join(work, 'bf16');
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(folder, { recursive: true });
+    for (const f of ['config.json', 'preprocessor_config.json']) copyFileSync(join(TINY, f), join(folder, f));
+    const plain = readAllF32(join(TINY, 'model.safetensors'));
+    const reversed = Object.fromEntries([...plain.entries()].reverse());
+    writeBF16Tensors(join(folder, 'model.safetensors'), { 'model.pooler.dense.weight': { shape: [2, 2], values: [1, 2, 3, 4] }, ...reversed });
+    await hub.setFiles('someone/bf16-seggpt', 'main', rawFiles(folder));
+    const model = await SegGPTForImageSegmentation.from_pretrained('someone/bf16-seggpt');
+    await model.dispose();
+    const reference = join(work, 'convert-bf16');
+    await convertCheckpoint({ checkpoint: folder, output: reference, dtypes: 'fp32' });
+    expect(sha256(cachedFile('onnx/model.onnx', CONVERTED_REVISION, 'someone/bf16-seggpt'))).toBe(sha256(join(reference, 'onnx', 'model.onnx')));
+  });
+
   test('progress events cover the checkpoint read and the conversion', async () => {
     const events: any[] = [];
     const model = await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'q4', progress_callback: (e: unknown) => events.push(e) });
@@ -268,6 +284,26 @@ describe(`a safetensors checkpoint by hub id (${REPO} served from seggpt-tiny)`,
     for (const status of ['initiate', 'download', 'done']) {
       expect(events.some((e) => e.status === status && e.file === 'model.safetensors'), status).toBe(true);
       expect(events.some((e) => e.status === status && e.file === 'onnx/model_q4.onnx'), status).toBe(true);
+    }
+  });
+
+  test('cache_dir, env.allowLocalModels = false and env.allowRemoteModels = false behave as for any model', async () => {
+    const cache_dir = join(work, 'own-cache');
+    await (await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'int8', cache_dir })).dispose();
+    expect(existsSync(cachedFile('onnx/model_int8.onnx', CONVERTED_REVISION, REPO, cache_dir))).toBe(true);
+    const saved = { allowLocalModels: env.allowLocalModels, allowRemoteModels: env.allowRemoteModels };
+    try {
+      env.allowLocalModels = false;
+      await (await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'int8' })).dispose();
+      env.allowLocalModels = true;
+      env.allowRemoteModels = false;
+      // Cached: loads. Not cached: nothing may be downloaded, and the error says so.
+      await (await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'int8', cache_dir })).dispose();
+      const refused = await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'q4f16' }).catch((e) => e);
+      expect(refused).toBeInstanceOf(CheckpointError);
+      expect(refused.message).toMatch(/allowRemoteModels/);
+    } finally {
+      Object.assign(env, saved);
     }
   });
 
@@ -292,6 +328,36 @@ describe(`a safetensors checkpoint by hub id (${REPO} served from seggpt-tiny)`,
     await byCommit.dispose();
   });
 
+  test('signal: an abort during the conversion rejects with AbortError and caches nothing; a live signal changes nothing', async () => {
+    const cacheDir = join(work, 'abort-cache');
+    env.cacheDir = cacheDir;
+    hub.setThrottle({ bytesPerSecond: 2_000_000, chunkBytes: 16 * 1024 });
+    try {
+      const already = await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'fp16', signal: AbortSignal.abort() }).catch((e) => e);
+      expect(already.name).toBe('AbortError');
+      const controller = new AbortController();
+      const aborted = await SegGPTForImageSegmentation.from_pretrained(REPO, {
+        dtype: 'fp16',
+        signal: controller.signal,
+        progress_callback: (e: any) => {
+          if (e.status === 'progress' && e.file === 'onnx/model_fp16.onnx' && e.loaded > 0) controller.abort();
+        },
+      }).catch((e) => e);
+      expect(aborted.name).toBe('AbortError');
+      expect(controller.signal.aborted).toBe(true);
+      const onnx = cachedFile('onnx/model_fp16.onnx', CONVERTED_REVISION, REPO, cacheDir);
+      expect(existsSync(onnx)).toBe(false);
+      expect(existsSync(dirname(onnx)) ? readdirSync(dirname(onnx)) : []).toEqual([]);
+      hub.setThrottle(undefined);
+      const live = await SegGPTForImageSegmentation.from_pretrained(REPO, { dtype: 'fp16', signal: new AbortController().signal });
+      await live.dispose();
+      expect(existsSync(cachedFile('onnx/model_fp16.onnx', CONVERTED_REVISION, REPO, cacheDir))).toBe(true);
+    } finally {
+      hub.setThrottle(undefined);
+      env.cacheDir = join(work, 'cache');
+    }
+  });
+
   test('a first load killed mid-conversion leaves nothing a later load uses', async () => {
     const cacheDir = join(work, 'kill-cache');
     hub.setThrottle({ bytesPerSecond: 1_000_000, chunkBytes: 16 * 1024 });
@@ -311,6 +377,8 @@ describe(`a safetensors checkpoint by hub id (${REPO} served from seggpt-tiny)`,
     expect(existsSync(cachedFile('onnx/model.onnx', CONVERTED_REVISION, REPO, cacheDir))).toBe(false);
     const again = await runChild({ id: REPO, cacheDir });
     expect(again.error).toBeUndefined();
+    // The killed load's unfinished download (Transformers.js's `<file>.tmp.<pid>.<random>`) was removed by this one.
+    expect(readdirSync(dirname(cachedFile('onnx/model.onnx', CONVERTED_REVISION, REPO, cacheDir))).filter((f) => f.includes('.tmp.'))).toEqual([]);
     expect(differingPixels(again.result!.mask!)).toBeLessThanOrEqual(2);
     expect(sha256(cachedFile('onnx/model.onnx', CONVERTED_REVISION, REPO, cacheDir))).toBe(sha256(cachedFile('onnx/model.onnx')));
   });

@@ -19,7 +19,7 @@ import { InputError } from '../errors.js';
 import { checkpointSource } from './checkpoint_source.js';
 import { FirstUseConversion } from './first_use_conversion.js';
 import { isFileNotFound } from './load_errors.js';
-import { convertedLocation, fetchedURL, type ModelLocation } from './model_paths.js';
+import { convertedLocation, fetchedURL, isHubModelId, type ModelLocation } from './model_paths.js';
 import { getLocalCheckpoints, IS_NODE } from './platform.js';
 import { serveFiles } from './served_files.js';
 
@@ -134,6 +134,9 @@ export async function loadSessions(id: string, options: SegGPTPretrainedOptions,
         if (!isFileNotFound(error)) throw error;
       }
     }
+    // Transformers.js's file cache keeps a download of a revision other than 'main' under <cache>/<id>/<revision>/.
+    const unfinished = local && isHubModelId(where.id) ? { cacheDir: options.cache_dir ?? env.cacheDir, folder: `${where.id}/${where.revision}/onnx` } : null;
+    if (unfinished?.cacheDir) await local!.removeUnfinishedDownloads(unfinished.cacheDir, unfinished.folder, false);
     const conversion = new FirstUseConversion({
       source: checkpointSource(id, { revision, local_files_only: options.local_files_only ?? false, signal, name: id, progress }),
       config: config.toFields(),
@@ -147,6 +150,9 @@ export async function loadSessions(id: string, options: SegGPTPretrainedOptions,
     );
     try {
       return await create(where.id, { ...base, revision: where.revision, config: withConversion });
+    } catch (error) {
+      if (unfinished?.cacheDir) await local!.removeUnfinishedDownloads(unfinished.cacheDir, unfinished.folder, true);
+      throw error;
     } finally {
       stop();
       await conversion.close();

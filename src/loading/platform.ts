@@ -27,6 +27,11 @@ export interface LocalCheckpoints {
   isFolderHere(name: string): boolean;
   /** Converts one variant of the checkpoint in `folder` once, into the cache; returns the converted model folder. */
   convert(folder: string, request: LocalConversionRequest): Promise<string>;
+  /**
+   * Removes the temporary files Transformers.js's file cache left in `folder` (relative to `cacheDir`) for downloads that
+   * never finished: those of dead processes, and with `ownToo` this process's (after its own load failed).
+   */
+  removeUnfinishedDownloads(cacheDir: string, folder: string, ownToo: boolean): Promise<void>;
 }
 
 let localCheckpoints: LocalCheckpoints | null = null;

@@ -2,6 +2,7 @@ import { ImageProcessor, RawImage, Tensor } from '@huggingface/transformers';
 
 import { parseSegGPTPreprocessorConfig, type SegGPTPreprocessorConfigFields } from '../configs/seggpt_preprocessor_config.js';
 import { InputError } from '../errors.js';
+import { describeLoadFailure } from '../loading/load_errors.js';
 import type { PixelBuffer } from '../utils/pixel_buffer.js';
 import { asList, readImages, type SegGPTImageInputs } from './seggpt_inputs.js';
 import { labelMapsToRGB, type SegGPTLabelMap } from './seggpt_label_maps.js';
@@ -85,7 +86,11 @@ export class SegGPTImageProcessor extends ImageProcessorBase {
     pretrained_model_name_or_path: string,
     options?: Parameters<typeof ImageProcessor.from_pretrained>[1],
   ): Promise<SegGPTImageProcessor> {
-    return (await ImageProcessor.from_pretrained.call(this, pretrained_model_name_or_path, options)) as unknown as SegGPTImageProcessor;
+    try {
+      return (await ImageProcessor.from_pretrained.call(this, pretrained_model_name_or_path, options)) as unknown as SegGPTImageProcessor;
+    } catch (error) {
+      throw describeLoadFailure(error, { id: pretrained_model_name_or_path, ...options, file: 'preprocessor_config.json' });
+    }
   }
 
   async _call(images: SegGPTImageInputs, options: SegGPTImageProcessorCallOptions): Promise<SegGPTImageProcessorResult> {

@@ -46,3 +46,26 @@ export function readAllF32(path: string): Map<string, { shape: number[]; values:
   }
   return out;
 }
+
+/**
+ * Writes tensors as BF16 (the upper half of each float32), in the given order, with an unaligned header (not padded
+ * to 8 bytes), as some exporters write them.
+ */
+export function writeBF16Tensors(path: string, tensors: Record<string, { shape: number[]; values: ArrayLike<number> }>): string {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt', note: 'bf16' } };
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const [name, { shape, values }] of Object.entries(tensors)) {
+    const bytes = Buffer.alloc(values.length * 2);
+    const f = new Float32Array(1);
+    const bits = new Uint32Array(f.buffer);
+    for (let i = 0; i < values.length; i++) {
+      f[0] = values[i];
+      bytes.writeUInt16LE(bits[0] >>> 16, 2 * i);
+    }
+    header[name] = { dtype: 'BF16', shape, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  return writeSafetensors(path, `${JSON.stringify(header)} `, Buffer.concat(parts));
+}

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { env } from '@huggingface/transformers';
 
@@ -121,6 +121,33 @@ async function convert(folder: string, request: LocalConversionRequest): Promise
   }
 }
 
+/** Transformers.js's FileCache writes `<file>.tmp.<pid>.<random>` and renames it when complete. */
+const UNFINISHED = /\.tmp\.(\d+)\.[a-z0-9]+$/;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function removeUnfinishedDownloads(cacheDir: string, folder: string, ownToo: boolean): Promise<void> {
+  const dir = join(cacheDir, folder);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(UNFINISHED.exec(name)?.[1]);
+    if (!pid || (pid === process.pid ? !ownToo : isAlive(pid))) continue;
+    await rm(join(dir, name), { force: true });
+  }
+}
+
 export const nodeLocalCheckpoints: LocalCheckpoints = {
   async folderOf(id) {
     if (!env.allowLocalModels) return null;
@@ -141,4 +168,5 @@ export const nodeLocalCheckpoints: LocalCheckpoints = {
     }
   },
   convert,
+  removeUnfinishedDownloads,
 };
