@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { discardActiveStagingSync } from '../src/conversion/node/staging.js';
 import { SegGPTError } from '../src/errors.js';
 import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { createProgress, type Progress } from './progress.js';
@@ -40,6 +41,20 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/** Ctrl-C or a TERM signal while a command runs: its partial output goes, then the usual exit code of the signal. */
+function removePartialOutputOnSignals(): () => void {
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((signal) => {
+    const handler = () => {
+      const removed = discardActiveStagingSync();
+      process.stderr.write(`\ninterrupted (${signal})${removed.length ? `: removed the partial output ${removed.join(', ')}` : ''}\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+  return () => handlers.forEach((off) => off());
+}
+
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const rest = argv.filter((a) => a !== '--debug');
@@ -65,7 +80,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(helpText(spec) + '\n');
       return 0;
     }
-    await command.run(args, createProgress(process.stderr, Boolean(args.options.quiet)));
+    const restore = removePartialOutputOnSignals();
+    try {
+      await command.run(args, createProgress(process.stderr, Boolean(args.options.quiet)));
+    } finally {
+      restore();
+    }
     return 0;
   } catch (error) {
     process.stderr.write(`error: ${describeError(error)}\n`);

@@ -50,6 +50,10 @@ export interface HubServerOptions {
   resolveOnly?: boolean;
   /** Serve LFS files from a second origin (another port), so the hub's 302 crosses origins like the real CDN's. */
   separateCdn?: boolean;
+  /** CDN answers carry `X-Cache: Hit from cloudfront`, as the hub's CDN does (clients then reuse the CDN URL). */
+  cdnCacheHeader?: boolean;
+  /** The CDN's answer for the file served from local `path` runs `bytes` past its size, without a Content-Length. */
+  overrun?: { path: string; bytes: number };
   /**
    * Limit file bodies to `bytesPerSecond` in all (one link shared by every response, like a real connection), sent
    * in chunks of `chunkBytes` (default 64 KiB): a benchmark's link speed, or time for a test to interrupt a download.
@@ -663,7 +667,24 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     if (seg[0] === '_cdn' && seg.length === 2 && readMethod) {
       const file = blobs.get(seg[1]);
       if (!file || url.searchParams.get('sig') !== sign(`cdn:${seg[1]}`)) throw new HttpError(403, 'Access denied');
-      sendContent(req, res, file, { ETag: `"${file.sha256}"`, 'Content-Type': 'application/octet-stream' });
+      const headers: Record<string, string> = { ETag: `"${file.sha256}"`, 'Content-Type': 'application/octet-stream' };
+      if (options.cdnCacheHeader) headers['X-Cache'] = 'Hit from cloudfront';
+      if (options.overrun && file.source.kind === 'path' && file.source.path === options.overrun.path && req.method === 'GET' && !req.headers.range) {
+        res.writeHead(200, { ...CORS_HEADERS, ...headers });
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        let left = file.size + options.overrun.bytes;
+        const pump = () => {
+          while (left > 0 && !res.destroyed) {
+            const piece = chunk.subarray(0, Math.min(chunk.length, left));
+            left -= piece.length;
+            if (!res.write(piece)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      sendContent(req, res, file, headers);
       return;
     }
 

@@ -52,9 +52,20 @@ describe('float32 → float16', () => {
     for (let e = 0; e < 256; e++) for (let d = -4; d <= 4; d++) patterns.push(((e << 23) + d) >>> 0, (((e << 23) | 0x1000) + d) >>> 0);
     for (const edge of [0x38800000, 0x477fe000, 0x477ff000]) for (let d = -4096; d <= 4096; d++) patterns.push((edge + d) >>> 0);
     const bits = Uint32Array.from(patterns.flatMap((x) => [x, (x | 0x80000000) >>> 0]));
-    const fast = toFloat16Array(new Float32Array(bits.buffer));
+    const stats = { clamped: 0 };
+    const fast = toFloat16Array(new Float32Array(bits.buffer), stats);
     let mismatches = 0;
-    for (let i = 0; i < bits.length; i++) if (fast[i] !== float32BitsToFloat16(bits[i])) mismatches++;
+    let overflows = 0;
+    for (let i = 0; i < bits.length; i++) {
+      const general = float32BitsToFloat16(bits[i]);
+      const finiteOverflow = (general & 0x7fff) === 0x7c00 && (bits[i] & 0x7fffffff) < 0x7f800000;
+      // Finite values that would round to infinity are clamped to ±65504 instead.
+      const expected = finiteOverflow ? (general & 0x8000) | 0x7bff : general;
+      if (finiteOverflow) overflows++;
+      if (fast[i] !== expected) mismatches++;
+    }
     expect(mismatches).toBe(0);
+    expect(stats.clamped).toBe(overflows);
+    expect(overflows).toBeGreaterThan(0);
   });
 });

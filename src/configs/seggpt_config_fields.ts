@@ -1,4 +1,4 @@
-import { asObject, configError, describeValue, passThrough, readBool, readInt, readNumber, type RawObject } from './validate.js';
+import { asObject, checkNesting, configError, describeValue, passThrough, readBool, readInt, readNumber, type RawObject } from './validate.js';
 
 /**
  * The `config.json` of a SegGPT checkpoint (`model_type: "seggpt"`), parsed without Transformers.js.
@@ -70,6 +70,25 @@ export const SEGGPT_CONFIG_DEFAULTS = Object.freeze({
   beta: 0.01,
 });
 
+/**
+ * Upper bounds of the size fields, checked before anything is allocated: each is far beyond any SegGPT (ViT-L: 1024
+ * hidden, 24 layers, 16 heads, 56 × 28 patches) and keeps a hostile config.json from asking for terabytes.
+ */
+export const SEGGPT_CONFIG_LIMITS = Object.freeze({
+  hidden_size: 16384,
+  num_hidden_layers: 512,
+  num_attention_heads: 1024,
+  mlp_dim: 131072,
+  image_side: 16384,
+  patch_size: 1024,
+  /** Patches of the prompt-over-query canvas (attention is over all of them): 128 × 128. */
+  patches: 16384,
+  pretrain_patches: 65536,
+  decoder_hidden_size: 4096,
+  /** Outputs of decoder_embed (patch_size² × decoder_hidden_size). */
+  decoder_features: 1 << 24,
+});
+
 const KNOWN_KEYS = new Set<string>([...Object.keys(SEGGPT_CONFIG_DEFAULTS), 'architectures']);
 /** Older SegGPT configs name the decoder feature layers `intermediate_feature_indices`. */
 const INDICES_ALIAS = 'intermediate_feature_indices';
@@ -82,7 +101,9 @@ const DROPPED_KEYS = new Set<string>([INDICES_ALIAS, 'normalized_config']);
  */
 export function parseSegGPTConfig(raw: unknown, source = 'config.json'): SegGPTConfigFields {
   const obj = asObject(raw, source, 'a SegGPT config');
+  checkNesting(obj, source);
   const get = (key: keyof typeof SEGGPT_CONFIG_DEFAULTS): unknown => (obj[key] === undefined ? SEGGPT_CONFIG_DEFAULTS[key] : obj[key]);
+  const L = SEGGPT_CONFIG_LIMITS;
 
   const model_type = get('model_type');
   if (model_type !== 'seggpt') {
@@ -90,21 +111,21 @@ export function parseSegGPTConfig(raw: unknown, source = 'config.json'): SegGPTC
   }
   const architectures = readArchitectures(source, obj.architectures);
 
-  const hidden_size = readInt(source, 'hidden_size', get('hidden_size'), 1);
-  const num_hidden_layers = readInt(source, 'num_hidden_layers', get('num_hidden_layers'), 1);
-  const num_attention_heads = readInt(source, 'num_attention_heads', get('num_attention_heads'), 1);
+  const hidden_size = readInt(source, 'hidden_size', get('hidden_size'), 1, L.hidden_size);
+  const num_hidden_layers = readInt(source, 'num_hidden_layers', get('num_hidden_layers'), 1, L.num_hidden_layers);
+  const num_attention_heads = readInt(source, 'num_attention_heads', get('num_attention_heads'), 1, L.num_attention_heads);
   const hidden_act = readActivation(source, get('hidden_act'));
   const hidden_dropout_prob = readNumber(source, 'hidden_dropout_prob', get('hidden_dropout_prob'), (n) => n >= 0 && n <= 1, 'in [0, 1]');
   const initializer_range = readNumber(source, 'initializer_range', get('initializer_range'), (n) => n >= 0, '≥ 0');
   const layer_norm_eps = readNumber(source, 'layer_norm_eps', get('layer_norm_eps'), (n) => n > 0, '> 0 (e.g. 1e-6)');
   const image_size = readImageSize(source, get('image_size'));
-  const patch_size = readInt(source, 'patch_size', get('patch_size'), 1);
+  const patch_size = readInt(source, 'patch_size', get('patch_size'), 1, L.patch_size);
   const num_channels = readInt(source, 'num_channels', get('num_channels'), 1);
   const qkv_bias = readBool(source, 'qkv_bias', get('qkv_bias'));
-  const mlp_dim = obj.mlp_dim === null || obj.mlp_dim === undefined ? hidden_size * 4 : readInt(source, 'mlp_dim', obj.mlp_dim, 1);
+  const mlp_dim = obj.mlp_dim === null || obj.mlp_dim === undefined ? hidden_size * 4 : readInt(source, 'mlp_dim', obj.mlp_dim, 1, L.mlp_dim);
   const drop_path_rate = readNumber(source, 'drop_path_rate', get('drop_path_rate'), (n) => n >= 0 && n <= 1, 'in [0, 1]');
-  const pretrain_image_size = readInt(source, 'pretrain_image_size', get('pretrain_image_size'), 1);
-  const decoder_hidden_size = readInt(source, 'decoder_hidden_size', get('decoder_hidden_size'), 1);
+  const pretrain_image_size = readInt(source, 'pretrain_image_size', get('pretrain_image_size'), 1, L.image_side);
+  const decoder_hidden_size = readInt(source, 'decoder_hidden_size', get('decoder_hidden_size'), 1, L.decoder_hidden_size);
   const use_relative_position_embeddings = readBool(source, 'use_relative_position_embeddings', get('use_relative_position_embeddings'));
   const merge_index = readInt(source, 'merge_index', get('merge_index'), 0);
   const indices = readIndices(source, obj);
@@ -141,6 +162,16 @@ export function parseSegGPTConfig(raw: unknown, source = 'config.json'): SegGPTC
       `[0] / patch_size = ${image_size[0] / patch_size} patches must be even (the canvas is the prompt stacked over the query)`,
       'use an image_size[0] that is twice the per-image height, each half a whole number of patches',
     );
+  }
+  const patches = (image_size[0] / patch_size) * (image_size[1] / patch_size);
+  if (patches > L.patches) {
+    throw configError(source, 'image_size', image_size, `with patch_size=${patch_size} makes ${patches} patches, more than ${L.patches}`, 'use the config.json of the checkpoint (ViT-L: [896, 448] with patch 16, 1568 patches)');
+  }
+  if ((pretrain_image_size / patch_size) ** 2 > L.pretrain_patches) {
+    throw configError(source, 'pretrain_image_size', pretrain_image_size, `makes more than ${L.pretrain_patches} position embeddings`, 'use the config.json of the checkpoint (ViT-L: 224)');
+  }
+  if (patch_size * patch_size * decoder_hidden_size > L.decoder_features) {
+    throw configError(source, 'decoder_hidden_size', decoder_hidden_size, `× patch_size² is more than ${L.decoder_features} decoder features`, 'use the config.json of the checkpoint (ViT-L: 64)');
   }
   if (pretrain_image_size % patch_size !== 0) {
     throw configError(
@@ -225,15 +256,15 @@ function readActivation(source: string, value: unknown): SegGPTActivation {
 
 function readImageSize(source: string, value: unknown): [number, number] {
   if (typeof value === 'number') {
-    const side = readInt(source, 'image_size', value, 1);
+    const side = readInt(source, 'image_size', value, 1, SEGGPT_CONFIG_LIMITS.image_side);
     return [side, side];
   }
   if (!Array.isArray(value) || value.length !== 2) {
     throw configError(source, 'image_size', value, 'must be [height, width] or one integer', 'e.g. [896, 448] (prompt over query, 448×448 each)');
   }
   const [h, w] = value.map((side) => {
-    if (typeof side !== 'number' || !Number.isSafeInteger(side) || side < 1) {
-      throw configError(source, 'image_size', value, 'must hold two positive integers', 'e.g. [896, 448]');
+    if (typeof side !== 'number' || !Number.isSafeInteger(side) || side < 1 || side > SEGGPT_CONFIG_LIMITS.image_side) {
+      throw configError(source, 'image_size', value, `must hold two positive integers (at most ${SEGGPT_CONFIG_LIMITS.image_side})`, 'e.g. [896, 448]');
     }
     return side;
   });

@@ -1,4 +1,4 @@
-import { asObject, configError, passThrough, readBool, readInt, readNumber, type RawObject } from './validate.js';
+import { asObject, checkNesting, configError, passThrough, readBool, readInt, readNumber, type RawObject } from './validate.js';
 
 /** `preprocessor_config.json` of a SegGPT checkpoint (HF `SegGptImageProcessor`). */
 export interface SegGPTPreprocessorConfigFields {
@@ -34,12 +34,15 @@ export const SEGGPT_PREPROCESSOR_DEFAULTS = Object.freeze({
 
 const KNOWN_KEYS = new Set<string>(Object.keys(SEGGPT_PREPROCESSOR_DEFAULTS));
 const NO_KEYS = new Set<string>();
+/** Largest processor size side: half of the model config's largest image side (SEGGPT_CONFIG_LIMITS.image_side). */
+const MAX_SIZE = 8192;
 /** PIL.Image.Resampling: NEAREST 0, LANCZOS 1, BILINEAR 2, BICUBIC 3, BOX 4, HAMMING 5. */
 const MAX_RESAMPLE = 5;
 
 /** Applies the HF defaults to a parsed `preprocessor_config.json` and validates it; throws SegGPTConfigError. */
 export function parseSegGPTPreprocessorConfig(raw: unknown, source = 'preprocessor_config.json'): SegGPTPreprocessorConfigFields {
   const obj = asObject(raw, source, 'a SegGPT image processor config');
+  checkNesting(obj, source);
   const get = (key: keyof typeof SEGGPT_PREPROCESSOR_DEFAULTS): unknown =>
     obj[key] === undefined || obj[key] === null ? SEGGPT_PREPROCESSOR_DEFAULTS[key] : obj[key];
 
@@ -84,14 +87,14 @@ export function segGPTPreprocessorConfigToJSON(config: SegGPTPreprocessorConfigF
 
 function readSize(source: string, value: unknown): { height: number; width: number } {
   if (typeof value === 'number') {
-    const side = readInt(source, 'size', value, 1);
+    const side = readInt(source, 'size', value, 1, MAX_SIZE);
     return { height: side, width: side };
   }
   const size = value as RawObject;
   if (size === null || typeof size !== 'object' || Array.isArray(size) || size.height === undefined || size.width === undefined) {
     throw configError(source, 'size', value, 'must be {"height": h, "width": w}', 'SegGPT resizes every image to a fixed height and width, e.g. {"height": 448, "width": 448}');
   }
-  return { height: readInt(source, 'size.height', size.height, 1), width: readInt(source, 'size.width', size.width, 1) };
+  return { height: readInt(source, 'size.height', size.height, 1, MAX_SIZE), width: readInt(source, 'size.width', size.width, 1, MAX_SIZE) };
 }
 
 function readTriple(

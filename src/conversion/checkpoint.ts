@@ -65,18 +65,55 @@ export interface SerializedVariant {
   /** The data file first (when there is one), then the .onnx: write or send them in this order. */
   files: SerializedFile[];
   bytes: number;
+  /** What the conversion changed on the way (fp16 clamping), filled in as the files are produced. */
+  warnings: readonly string[];
+}
+
+export interface SerializeOptions {
+  /** 'auto' (default): external data above EXTERNAL_DATA_THRESHOLD_BYTES of weights. */
+  externalData?: 'auto' | boolean;
+  /** Convert weights that hold NaN or ±Infinity instead of refusing them. */
+  allowNonFinite?: boolean;
+}
+
+/** Reads weights, refusing tensors that hold NaN or ±Infinity (a broken checkpoint would convert into a model that finds nothing). */
+export function finiteWeights(weights: WeightReader, allowNonFinite = false): WeightReader {
+  if (allowNonFinite) return weights;
+  return {
+    async readFloat32(name) {
+      const values = await weights.readFloat32(name);
+      let bad = 0;
+      let first = -1;
+      for (let i = 0; i < values.length; i++) {
+        // x - x is 0 for every finite x and NaN for NaN and ±Infinity.
+        if (values[i] - values[i] !== 0) {
+          if (first < 0) first = i;
+          bad++;
+        }
+      }
+      if (bad) {
+        throw new CheckpointError(
+          `checkpoint tensor "${name}" holds ${bad} non-finite value(s) (NaN or ±Infinity; the first at element ${first}: ${values[first]}); ` +
+            'the checkpoint is broken — re-download it, or convert it anyway with --allow-non-finite (allow_non_finite: true)',
+        );
+      }
+      return values;
+    },
+  };
 }
 
 /** The ONNX files of one precision variant; weights are read from the checkpoint as the files are consumed. */
-export async function serializeVariant(
-  config: SegGPTConfigFields,
-  weights: WeightReader,
-  variant: Variant,
-  externalData: 'auto' | boolean = 'auto',
-): Promise<SerializedVariant> {
-  const { graph, external } = await buildVariant(config, weights, variant, externalData);
+export async function serializeVariant(config: SegGPTConfigFields, weights: WeightReader, variant: Variant, options: SerializeOptions = {}): Promise<SerializedVariant> {
+  const { graph, external } = await buildVariant(config, finiteWeights(weights, options.allowNonFinite), variant, options.externalData ?? 'auto');
   const files = serializeModel(graph, `onnx/${variant.file}`, metaOf(variant), external);
-  return { dtype: variant.dtype, file: variant.file, external_data: external, files, bytes: files.reduce((sum, f) => sum + f.byteLength, 0) };
+  return {
+    dtype: variant.dtype,
+    file: variant.file,
+    external_data: external,
+    files,
+    bytes: files.reduce((sum, f) => sum + f.byteLength, 0),
+    warnings: graph.warnings,
+  };
 }
 
 async function buildVariant(config: SegGPTConfigFields, weights: WeightReader, variant: Variant, externalData: 'auto' | boolean) {

@@ -1,4 +1,5 @@
 import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { describeValue } from '../configs/validate.js';
 import { CheckpointError } from '../errors.js';
 import type { CheckpointWeights } from './safetensors.js';
 
@@ -72,7 +73,7 @@ const MAX_LISTED = 5;
 
 /**
  * Checks that `weights` holds every tensor `config` needs with the right shape. Throws CheckpointError listing the
- * missing and mis-shaped tensors; returns one warning per extra tensor (ignored by the converter).
+ * missing and mis-shaped tensors; returns one warning that counts and names a few extra tensors (ignored).
  */
 export function checkCheckpointTensors(weights: Pick<CheckpointWeights, 'tensors'>, config: SegGPTConfigFields): string[] {
   const expected = expectedTensors(config);
@@ -81,7 +82,7 @@ export function checkCheckpointTensors(weights: Pick<CheckpointWeights, 'tensors
   for (const { name, shape } of expected) {
     const info = weights.tensors.get(name);
     if (!info) missing.push(name);
-    else if (!sameShape(info.shape, shape)) misShaped.push(`${name}: expected [${shape.join(', ')}], found [${info.shape.join(', ')}] in ${info.file}`);
+    else if (!sameShape(info.shape, shape)) misShaped.push(`${name}: expected [${shape.join(', ')}], found ${formatShape(info.shape)} in ${info.file}`);
   }
   if (missing.length > 0 || misShaped.length > 0) {
     const files = [...new Set([...weights.tensors.values()].map((info) => info.file))];
@@ -95,11 +96,16 @@ export function checkCheckpointTensors(weights: Pick<CheckpointWeights, 'tensors
     throw new CheckpointError(parts.join('; '));
   }
   const known = new Set(expected.map((t) => t.name));
-  const warnings: string[] = [];
-  for (const info of weights.tensors.values()) {
-    if (!known.has(info.name)) warnings.push(`${info.file}: unexpected tensor "${info.name}" [${info.shape.join(', ')}] is not part of SegGptForImageSegmentation; ignored`);
-  }
-  return warnings;
+  const extra = [...weights.tensors.values()].filter((info) => !known.has(info.name));
+  if (extra.length === 0) return [];
+  const files = [...new Set(extra.map((info) => info.file))].join(', ');
+  const named = listSome(extra.map((info) => `${describeValue(info.name)} ${formatShape(info.shape)}`));
+  return [`${files}: ${extra.length} tensor(s) not part of SegGptForImageSegmentation, ignored: ${named.join(', ')}`];
+}
+
+/** `[a, b, c]`, the first 8 dimensions of a long shape and their count. */
+function formatShape(shape: readonly number[]): string {
+  return shape.length > 8 ? `[${shape.slice(0, 8).join(', ')}, … (${shape.length} dimensions)]` : `[${shape.join(', ')}]`;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -37,22 +37,34 @@ export function toFloat16Bits(value: number): number {
 const NORMAL_HALF_FROM = 0x38800000;
 const NORMAL_HALF_TO = 0x477ff000;
 
+/** float32 bits of +Infinity: finite magnitudes are below it. */
+const FLOAT32_INFINITY = 0x7f800000;
+/** ±65504, binary16's largest finite value. */
+const HALF_MAX = 0x7bff;
+
 /**
  * Converts a whole tensor without per-element allocations. Normal results take the integer fast path (rebias the
  * exponent, round to nearest even on the 13 dropped bits, a carry bumping the exponent); the rest (zeros,
- * subnormals, overflow, infinities, NaN) the general one.
+ * subnormals, infinities, NaN) the general one. Finite values beyond binary16's range (|x| ≥ 65520, which would round
+ * to infinity) are clamped to ±65504 and counted in `stats.clamped`.
  */
-export function toFloat16Array(a: Float32Array): Uint16Array {
+export function toFloat16Array(a: Float32Array, stats?: { clamped: number }): Uint16Array {
   const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const out = new Uint16Array(a.length);
+  let clamped = 0;
   for (let i = 0; i < bits.length; i++) {
     const x = bits[i];
     const abs = x & 0x7fffffff;
-    out[i] =
-      abs >= NORMAL_HALF_FROM && abs < NORMAL_HALF_TO
-        ? ((x >>> 16) & 0x8000) | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13)
-        : float32BitsToFloat16(x);
+    if (abs >= NORMAL_HALF_FROM && abs < NORMAL_HALF_TO) {
+      out[i] = ((x >>> 16) & 0x8000) | ((abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+    } else if (abs >= NORMAL_HALF_TO && abs < FLOAT32_INFINITY) {
+      out[i] = ((x >>> 16) & 0x8000) | HALF_MAX;
+      clamped++;
+    } else {
+      out[i] = float32BitsToFloat16(x);
+    }
   }
+  if (stats) stats.clamped += clamped;
   return out;
 }
 

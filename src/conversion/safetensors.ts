@@ -1,3 +1,4 @@
+import { describeValue } from '../configs/validate.js';
 import { CheckpointError } from '../errors.js';
 import { readText, type ByteSource, type CheckpointFiles } from './byte_source.js';
 
@@ -33,6 +34,12 @@ export interface CheckpointWeights {
 
 /** The format's own cap on the JSON header (safetensors MAX_HEADER_SIZE). */
 export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * What this reader accepts, far below the format's cap: a SegGPT header is ~40 KB (ViT-L, 354 tensors). Larger
+ * headers only cost memory and time to parse.
+ */
+export const MAX_READ_HEADER_BYTES = 16 * 1024 * 1024;
+export const MAX_TENSORS = 120_000;
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
@@ -219,7 +226,7 @@ async function openSharded(files: CheckpointFiles, indexSource: ByteSource): Pro
   const entries = Object.entries(weightMap as Record<string, unknown>);
   for (const [name, file] of entries) {
     if (typeof file !== 'string' || file === '' || /[\\/]/.test(file) || file === '.' || file === '..') {
-      throw new CheckpointError(`${index}: weight_map["${name}"] must be a shard file name in the same folder (got ${JSON.stringify(file)}); ${REDOWNLOAD}`);
+      throw new CheckpointError(`${index}: weight_map["${name}"] must be a shard file name in the same folder (got ${describeValue(file)}); ${REDOWNLOAD}`);
     }
   }
   const shardNames = [...new Set(entries.map(([, file]) => file as string))].sort();
@@ -269,6 +276,11 @@ async function readHeader(source: ByteSource): Promise<ParsedHeader> {
     throw new CheckpointError(`${path}: header length ${headerLength} exceeds the safetensors cap of ${MAX_HEADER_BYTES} bytes — not a safetensors file or corrupted; ${REDOWNLOAD}`);
   }
   const length = Number(headerLength);
+  if (length > MAX_READ_HEADER_BYTES) {
+    throw new CheckpointError(
+      `${path}: the header is ${length} bytes; SegGPT checkpoints need well under ${MAX_READ_HEADER_BYTES} (ViT-L: about 40 KB) — not a SegGPT checkpoint, or corrupted; ${REDOWNLOAD}`,
+    );
+  }
   if (8 + length > fileSize) {
     throw new CheckpointError(`${path}: header length ${length} runs past the end of the file (${fileSize} bytes) — truncated or not a safetensors file; ${REDOWNLOAD}`);
   }
@@ -285,6 +297,10 @@ function parseHeader(bytes: Uint8Array, path: string, dataStart: number, fileSiz
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new CheckpointError(`${path}: the header must be a JSON object of tensors; ${REDOWNLOAD}`);
+  }
+  const entries = Object.keys(json as object).length;
+  if (entries > MAX_TENSORS + 1) {
+    throw new CheckpointError(`${path}: the header lists ${entries} tensors; SegGPT checkpoints have a few hundred (at most ${MAX_TENSORS} are read) — not a SegGPT checkpoint; ${REDOWNLOAD}`);
   }
   const dataSize = fileSize - dataStart;
   const metadata: Record<string, string> = {};
@@ -325,7 +341,7 @@ function parseHeader(bytes: Uint8Array, path: string, dataStart: number, fileSiz
 }
 
 function parseEntry(name: string, entry: unknown, path: string, dataStart: number, dataSize: number): TensorInfo {
-  const where = `${path}: tensor "${name}"`;
+  const where = `${path}: tensor ${describeValue(name)}`;
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
     throw new CheckpointError(`${where}: header entry must be an object with dtype, shape and data_offsets; ${REDOWNLOAD}`);
   }
@@ -333,15 +349,15 @@ function parseEntry(name: string, entry: unknown, path: string, dataStart: numbe
   if (typeof dtype !== 'string' || !(dtype in ITEM_SIZE)) {
     const known = typeof dtype === 'string' && OTHER_DTYPES.has(dtype);
     throw new CheckpointError(
-      `${where}: dtype ${JSON.stringify(dtype)} is ${known ? 'not supported' : 'unknown'}; only floating-point checkpoints (F32, F16, BF16) are supported — ` +
+      `${where}: dtype ${describeValue(dtype)} is ${known ? 'not supported' : 'unknown'}; only floating-point checkpoints (F32, F16, BF16) are supported — ` +
         'save the model in float32 (torch_dtype=float32) with safetensors',
     );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new CheckpointError(`${where}: shape ${JSON.stringify(shape)} must be a list of non-negative integers; ${REDOWNLOAD}`);
+    throw new CheckpointError(`${where}: shape ${describeValue(shape)} must be a list of non-negative integers; ${REDOWNLOAD}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-    throw new CheckpointError(`${where}: data_offsets ${JSON.stringify(offsets)} must be [begin, end] with 0 ≤ begin ≤ end; ${REDOWNLOAD}`);
+    throw new CheckpointError(`${where}: data_offsets ${describeValue(offsets)} must be [begin, end] with 0 ≤ begin ≤ end; ${REDOWNLOAD}`);
   }
   const [begin, end] = offsets as [number, number];
   if (end > dataSize) {
@@ -354,7 +370,7 @@ function parseEntry(name: string, entry: unknown, path: string, dataStart: numbe
   for (const d of shape as number[]) expected *= d;
   if (expected !== end - begin) {
     throw new CheckpointError(
-      `${where}: shape ${JSON.stringify(shape)} × ${dtype} (${itemSize} bytes) needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}; ${REDOWNLOAD}`,
+      `${where}: shape ${describeValue(shape)} × ${dtype} (${itemSize} bytes) needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}; ${REDOWNLOAD}`,
     );
   }
   return { name, dtype: dtype as SafetensorsDtype, shape: [...(shape as number[])], byteOffset: dataStart + begin, byteLength: end - begin, file: path };

@@ -90,6 +90,14 @@ export function gatherRows(a: Float32Array, rows: Int32Array, width = 1): Float3
   return out;
 }
 
+/** float32 → float16, recording on the graph how many values had to be clamped to fp16's ±65504. */
+function toHalf(g: Graph, what: string, values: Float32Array): Uint16Array {
+  const stats = { clamped: 0 };
+  const bits = toFloat16Array(values, stats);
+  if (stats.clamped) g.warnings.push(`${what}: ${stats.clamped} of ${values.length} value(s) beyond fp16's range clamped to ±65504`);
+  return bits;
+}
+
 export function makePlan(spec: PlanSpec): WeightPlan {
   const half = spec.activations === 'fp16';
   const actType = half ? DataType.FLOAT16 : DataType.FLOAT;
@@ -97,7 +105,7 @@ export function makePlan(spec: PlanSpec): WeightPlan {
   /** A float initializer made from checkpoint tensor `source`. */
   const floatTensor = (g: Graph, name: string, dims: number[], source: string, load: () => Promise<Float32Array>) =>
     half
-      ? g.initializer(name, DataType.FLOAT16, dims, async () => bytesOf(toFloat16Array(await load())), [source])
+      ? g.initializer(name, DataType.FLOAT16, dims, async () => bytesOf(toHalf(g, source, await load())), [source])
       : g.initializer(name, DataType.FLOAT, dims, async () => bytesOf(await load()), [source]);
 
   const plan: WeightPlan = {
@@ -106,7 +114,7 @@ export function makePlan(spec: PlanSpec): WeightPlan {
     toActivation: (g, x, name) => (half ? cast(g, x, DataType.FLOAT16, name) : x),
     toFloat32: (g, x, name) => (half ? cast(g, x, DataType.FLOAT, name) : x),
     scalar: (g, name, value) => (half ? g.constant(name, DataType.FLOAT16, [], Uint16Array.of(toFloat16Bits(value))) : g.scalarFloat(name, value)),
-    constant: (g, name, dims, data) => (half ? g.constant(name, DataType.FLOAT16, dims, toFloat16Array(data)) : g.constant(name, DataType.FLOAT, dims, data)),
+    constant: (g, name, dims, data) => (half ? g.constant(name, DataType.FLOAT16, dims, toHalf(g, name, data)) : g.constant(name, DataType.FLOAT, dims, data)),
     normParams(g, prefix, weights, size) {
       const param = (n: string) =>
         g.initializer(`${prefix}.${n}`, DataType.FLOAT, [size], async () => bytesOf(await weights.readFloat32(`${prefix}.${n}`)), [`${prefix}.${n}`]);
@@ -177,7 +185,7 @@ function matMulNBits(g: Graph, x: string, prefix: string, read: () => Promise<Fl
   const blocks = Math.ceil(inFeatures / Q4_BLOCK_SIZE);
   const parts = sharedParts(3, async () => {
     const q = quantizeBlockwise4(await read(), outFeatures, inFeatures, Q4_BLOCK_SIZE, order);
-    return [q.packed, half ? bytesOf(toFloat16Array(q.scales)) : bytesOf(q.scales), q.zeroPoints];
+    return [q.packed, half ? bytesOf(toHalf(g, `${prefix}.weight (scales)`, q.scales)) : bytesOf(q.scales), q.zeroPoints];
   });
   const source = [`${prefix}.weight`];
   const packed = g.initializer(`${prefix}.weight_q4`, DataType.UINT8, [outFeatures, blocks, Q4_BLOCK_SIZE / 2], parts[0], source);

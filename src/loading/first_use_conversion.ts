@@ -61,7 +61,7 @@ export class FirstUseConversion {
           return prepared.weights.readFloat32(name);
         },
       };
-      const serialized = await serializeVariant(config, weights, variant, plan.external_data);
+      const serialized = await serializeVariant(config, weights, variant, { externalData: plan.external_data });
       const sizes = serialized.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
       const planned = plan.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
       if (sizes !== planned) throw new Error(`transformers-seggpt: the converted files (${sizes}) differ from the plan (${planned}); please report this`);

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -41,12 +41,79 @@ function inside(folder: string, repoPath: string): string {
   return join(folder, rel);
 }
 
-async function sizeOf(path: string): Promise<number | undefined> {
+/** `<file>.<pid>-<random>.incomplete`: a download in progress, or one of a process that died. */
+const INCOMPLETE = /\.(\d+)-[0-9a-f]+\.incomplete$/;
+
+function isAlive(pid: number): boolean {
   try {
-    return (await stat(path)).size;
-  } catch {
-    return undefined;
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Removes what interrupted downloads of dead processes left in `dir`. */
+async function removeUnfinished(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(INCOMPLETE.exec(name)?.[1]);
+    if (pid && !isAlive(pid)) await rm(join(dir, name), { force: true });
+  }
+}
+
+/**
+ * The marker of a verified file: the checksum it had when it was checked, with its size and modification time then.
+ * Markers live apart from the snapshot (`models--<owner>--<name>/.verified/<commit>/<path>`), which holds the
+ * checkpoint's files only.
+ */
+function markerOf(dest: string): string {
+  const snapshot = dirname(dest);
+  return join(dirname(snapshot), '.verified', basename(snapshot), `${basename(dest)}.json`);
+}
+
+interface VerifiedMarker {
+  oid: string;
+  size: number;
+  mtimeMs: number;
+}
+
+async function writeVerified(dest: string, oid: string): Promise<void> {
+  const { size, mtimeMs } = await stat(dest);
+  const marker = markerOf(dest);
+  await mkdir(dirname(marker), { recursive: true });
+  await writeFile(marker, `${JSON.stringify({ oid, size, mtimeMs } satisfies VerifiedMarker)}\n`);
+}
+
+/**
+ * Whether the cached `dest` is the file the hub announced: its marker says it was verified and it has not changed
+ * since (size and modification time); a file without a valid marker is hashed again. A file that fails is removed
+ * (it is this cache's own copy) and downloaded again.
+ */
+async function isVerified(dest: string, size: number, oid: string | undefined, algorithm: 'sha1' | 'sha256', lfs: boolean): Promise<boolean> {
+  let info;
+  try {
+    info = await stat(dest);
+  } catch {
+    return false;
+  }
+  if (info.size !== size) return false;
+  try {
+    const marker = JSON.parse(await readFile(markerOf(dest), 'utf8')) as VerifiedMarker;
+    if (marker.oid === oid && marker.size === info.size && marker.mtimeMs === info.mtimeMs) return true;
+  } catch {
+    // no marker, or an unreadable one: check the bytes
+  }
+  if (!oid) return false;
+  const hash = createHash(algorithm);
+  if (!lfs) hash.update(`blob ${size}\0`);
+  await pipeline(createReadStream(dest), hash);
+  if (hash.digest('hex') === oid) {
+    await writeVerified(dest, oid);
+    return true;
+  }
+  await rm(dest, { force: true });
+  await rm(markerOf(dest), { force: true });
+  return false;
 }
 
 function notACheckpoint(repoId: string, revision: string, file: string): HubError {
@@ -72,8 +139,9 @@ function shardsOf(indexJson: string, indexPath: string): string[] {
 /**
  * Downloads a SegGPT checkpoint (config.json, preprocessor_config.json and model.safetensors, or
  * its index and shards) from the hub into `<cacheDir>/models--<owner>--<name>/<commit sha>/` and
- * returns that folder. Files already there with the right size are kept; new ones are streamed to
- * a temporary name, checked against the hub's checksum, then renamed.
+ * returns that folder. New files are streamed to a temporary name (cut at the announced size), checked against the
+ * hub's checksum, renamed, and marked verified; a cached file is reused only while it is unchanged since it was
+ * verified (else it is hashed again). What interrupted downloads left behind is removed.
  *
  * @example
  * const folder = await downloadCheckpoint('BAAI/seggpt-vit-large');
@@ -84,7 +152,7 @@ export async function downloadCheckpoint(repoId: string, options: DownloadCheckp
   const hubUrl = resolveHubUrl(options.hubUrl);
   const accessToken = resolveToken(options.token);
   const revision = options.revision || 'main';
-  const tracker = new HubFetch();
+  const tracker = new HubFetch(hubUrl);
   const ctx: HubCallContext = { action: 'download', repo: repoId, revision, hubUrl, token: accessToken };
   const common = { repo: repoId, hubUrl, accessToken, fetch: tracker.fetch };
 
@@ -111,22 +179,27 @@ export async function downloadCheckpoint(repoId: string, options: DownloadCheckp
     if (!entry) throw notACheckpoint(repoId, revision, path);
     const dest = inside(folder, path);
     const total = entry.lfs?.size ?? entry.size;
-    if ((await sizeOf(dest)) === total) {
+    // LFS objects are named by their sha256, regular files by their git blob sha1.
+    const expected = entry.lfs?.oid ?? entry.oid;
+    const algorithm = entry.lfs ? 'sha256' : 'sha1';
+    await mkdir(dirname(dest), { recursive: true });
+    await removeUnfinished(dirname(dest));
+    if (await isVerified(dest, total, expected, algorithm, Boolean(entry.lfs))) {
       options.onProgress?.({ file: path, loaded: total, total });
       return dest;
     }
-    await mkdir(dirname(dest), { recursive: true });
     const tmp = `${dest}.${process.pid}-${randomBytes(4).toString('hex')}.incomplete`;
     try {
       const blob = await downloadFile({ ...common, path, revision: commit });
       if (!blob) throw notACheckpoint(repoId, revision, path);
-      // LFS objects are named by their sha256, regular files by their git blob sha1.
-      const hash = createHash(entry.lfs ? 'sha256' : 'sha1');
+      const hash = createHash(algorithm);
       if (!entry.lfs) hash.update(`blob ${total}\0`);
       let loaded = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, done) {
           loaded += chunk.length;
+          // A body that runs past the size the hub announced is cut at once, not written to the end.
+          if (loaded > total) return done(new HubError(`The download of ${path} from "${repoId}" sent more than the ${total} bytes the hub announced: the transfer is corrupted, retry`));
           hash.update(chunk);
           options.onProgress?.({ file: path, loaded, total });
           done(null, chunk);
@@ -137,11 +210,12 @@ export async function downloadCheckpoint(repoId: string, options: DownloadCheckp
       if (loaded !== total) {
         throw new HubError(`The download of ${path} from "${repoId}" stopped at ${loaded} of ${total} bytes: retry`);
       }
-      const expected = entry.lfs?.oid ?? entry.oid;
-      if (expected && hash.digest('hex') !== expected) {
+      const digest = hash.digest('hex');
+      if (expected && digest !== expected) {
         throw new HubError(`${path} from "${repoId}" does not match the hub's checksum: the download was corrupted, retry`);
       }
       await rename(tmp, dest);
+      await writeVerified(dest, expected ?? digest);
       return dest;
     } catch (err) {
       await rm(tmp, { force: true });

@@ -13,22 +13,30 @@ export interface HubCallContext {
   file?: string;
 }
 
+const MAX_REDIRECTS = 10;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
 /**
- * A `fetch` for @huggingface/hub that remembers what its errors drop: the hub's `X-Error-Code`
- * header per URL (HubApiError keeps only the status) and the last transport failure (a failing
- * blob stream reports it as a bare string).
+ * The `fetch` handed to @huggingface/hub. It sends the token to the configured hub's origin only — whatever URL the
+ * library adopts (it reuses a CDN URL that answers `X-Cache: … cloudfront`) and across redirects, which it follows
+ * itself for GET and HEAD so that no Authorization header ever leaves for another origin. It also remembers what the
+ * library's errors drop: the hub's `X-Error-Code` per URL (HubApiError keeps only the status) and the last transport
+ * failure (a failing blob stream reports it as a bare string).
  */
 export class HubFetch {
   private readonly codes = new Map<string, string>();
+  private readonly hubOrigin: string;
   lastNetworkError: unknown;
   /** The last non-2xx answer, for errors that arrive as bare strings. */
   lastFailure: { url: string; status: number } | undefined;
 
+  constructor(hubUrl: string) {
+    this.hubOrigin = new URL(hubUrl).origin;
+  }
+
   readonly fetch: typeof fetch = async (input, init) => {
     try {
-      const res = await fetch(input, init);
+      const res = await this.send(input, init);
       if (!res.ok) this.lastFailure = { url: res.url, status: res.status };
       const code = res.headers.get('x-error-code');
       if (code) {
@@ -41,6 +49,36 @@ export class HubFetch {
       throw err;
     }
   };
+
+  private foreign(url: string): boolean {
+    return new URL(url).origin !== this.hubOrigin;
+  }
+
+  private async send(input: Parameters<typeof fetch>[0], init: RequestInit | undefined): Promise<Response> {
+    const request = input instanceof Request ? input : undefined;
+    let url = request ? request.url : input instanceof URL ? input.href : String(input);
+    const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
+    const headers = new Headers(init?.headers ?? request?.headers);
+    if (method !== 'GET' && method !== 'HEAD') {
+      // Uploads keep the library's own request; only the token is held back from other origins.
+      if (!this.foreign(url) || !headers.has('authorization')) return fetch(input, init);
+      headers.delete('authorization');
+      return fetch(request ? new Request(request, { ...init, headers }) : url, { ...init, headers });
+    }
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const sent = new Headers(headers);
+      if (this.foreign(url)) sent.delete('authorization');
+      const res = await fetch(url, { ...init, method, headers: sent, redirect: 'manual', signal: init?.signal ?? request?.signal });
+      const location = res.headers.get('location');
+      if (res.status >= 300 && res.status < 400 && location) {
+        await res.body?.cancel().catch(() => undefined);
+        url = new URL(location, url).href;
+        continue;
+      }
+      return res;
+    }
+    throw new TypeError(`more than ${MAX_REDIRECTS} redirects from ${request?.url ?? String(input)}`);
+  }
 
   errorCodeFor(url: string): string | undefined {
     return this.codes.get(url);

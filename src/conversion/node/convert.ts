@@ -9,15 +9,15 @@
  * so a failed conversion never leaves a half-written model behind.
  */
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { SegGPTConfigFields } from '../../configs/seggpt_config_fields.js';
 import { CheckpointError, InputError } from '../../errors.js';
 import { convertedConfigJSON, prepareCheckpoint, serializeVariant, type SerializedVariant } from '../checkpoint.js';
 import { downloadCheckpoint } from '../hub/download.js';
 import { resolveVariants } from '../variants.js';
 import { folderCheckpointFiles, writeSerializedFiles } from './files.js';
-import { createStaging, placeStaging } from './staging.js';
+import { createStaging, discardStaging, placeStaging } from './staging.js';
 
 export { EXTERNAL_DATA_THRESHOLD_BYTES, PRODUCER, PRODUCER_VERSION } from '../checkpoint.js';
 
@@ -38,6 +38,8 @@ export interface ConvertOptions {
   external_data?: 'auto' | boolean;
   /** Replace an existing output folder. */
   overwrite?: boolean;
+  /** Convert weights that hold NaN or ±Infinity instead of refusing them (the model will answer nonsense). */
+  allow_non_finite?: boolean;
   revision?: string;
   hub_url?: string;
   token?: string;
@@ -59,6 +61,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     throw new InputError(`output folder ${output} already exists: choose another --output or pass --overwrite`);
   }
   const { folder: source, hubId } = await resolveCheckpoint(options);
+  if (options.overwrite) await refuseToReplaceSource(output, source);
   const { config, preprocessor, weights, warnings } = await prepareCheckpoint(folderCheckpointFiles(source));
   // Names the source model in the converted config (model cards use it as base_model).
   if (hubId) config._name_or_path = hubId;
@@ -69,8 +72,12 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       const written: ConvertResult['variants'] = [];
       for (const variant of variants) {
         options.onProgress?.({ stage: 'build', dtype: variant.dtype });
-        const serialized: SerializedVariant = await serializeVariant(config, weights, variant, options.external_data ?? 'auto');
+        const serialized: SerializedVariant = await serializeVariant(config, weights, variant, {
+          externalData: options.external_data ?? 'auto',
+          allowNonFinite: options.allow_non_finite,
+        });
         await writeSerializedFiles(staging, serialized.files);
+        warnings.push(...serialized.warnings.map((w) => `${variant.dtype}: ${w}`));
         options.onProgress?.({ stage: 'write', dtype: variant.dtype, file: `onnx/${variant.file}`, bytes: serialized.bytes });
         written.push({ dtype: serialized.dtype, file: serialized.file, external_data: serialized.external_data, bytes: serialized.bytes });
       }
@@ -80,11 +87,37 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
       options.onProgress?.({ stage: 'done', output });
       return { output, config, variants: written, warnings };
     } catch (error) {
-      await rm(staging, { recursive: true, force: true });
+      await discardStaging(staging);
       throw error;
     }
   } finally {
     await weights.close();
+  }
+}
+
+/** Where `path` really is: symbolic links resolved for the part of it that exists. */
+async function realLocation(path: string): Promise<string> {
+  const rest: string[] = [];
+  let current = path;
+  for (;;) {
+    try {
+      return join(await realpath(current), ...rest.reverse());
+    } catch {
+      const parent = dirname(current);
+      if (parent === current) return path;
+      rest.push(basename(current));
+      current = parent;
+    }
+  }
+}
+
+/** --overwrite replaces `output`: never when it is the checkpoint folder or a folder that holds it. */
+async function refuseToReplaceSource(output: string, source: string): Promise<void> {
+  const [out, src] = await Promise.all([realLocation(output), realLocation(source)]);
+  if (src === out || src.startsWith(out.endsWith(sep) ? out : out + sep)) {
+    throw new InputError(
+      `--output ${output} ${src === out ? 'is the checkpoint folder' : `holds the checkpoint (${source})`}: --overwrite would delete it — choose another --output`,
+    );
   }
 }
 

@@ -3,8 +3,8 @@
  * renamed into place at the end. Staging folders of processes that died (Ctrl-C, kill -9, a crash) are removed by the
  * next run that stages into the same parent; nothing else is ever deleted without `replace`.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../../errors.js';
@@ -40,12 +40,39 @@ export async function removeStaleStaging(parent: string): Promise<string[]> {
   return removed;
 }
 
+/** Staging folders of this process not yet placed or removed. */
+const active = new Set<string>();
+
 /** Creates a fresh staging folder for `destination` (after clearing stale ones in the same parent). */
 export async function createStaging(destination: string): Promise<string> {
   const parent = dirname(destination);
   await mkdir(parent, { recursive: true });
   await removeStaleStaging(parent);
-  return mkdtemp(join(parent, `.${basename(destination)}.partial-${HOST}-${process.pid}-`));
+  const staging = await mkdtemp(join(parent, `.${basename(destination)}.partial-${HOST}-${process.pid}-`));
+  active.add(staging);
+  return staging;
+}
+
+/** Removes a staging folder that will not be placed. */
+export async function discardStaging(staging: string): Promise<void> {
+  active.delete(staging);
+  await rm(staging, { recursive: true, force: true });
+}
+
+/**
+ * Removes this process's staging folders right now, synchronously: for a SIGINT/SIGTERM handler of an application
+ * (the library installs none). Returns what was removed.
+ */
+export function discardActiveStagingSync(): string[] {
+  const removed = [...active];
+  for (const staging of removed) rmSync(staging, { recursive: true, force: true });
+  active.clear();
+  return removed;
+}
+
+/** A placed folder gets the usual permissions (mkdtemp makes it 0700). */
+async function publishMode(folder: string): Promise<void> {
+  await chmod(folder, 0o777 & ~process.umask());
 }
 
 export interface PlaceOptions {
@@ -58,6 +85,15 @@ export interface PlaceOptions {
  * touched: InputError, and the staging folder is removed.
  */
 export async function placeStaging(staging: string, destination: string, options: PlaceOptions = {}): Promise<void> {
+  await publishMode(staging);
+  try {
+    await place(staging, destination, options);
+  } finally {
+    active.delete(staging);
+  }
+}
+
+async function place(staging: string, destination: string, options: PlaceOptions): Promise<void> {
   if (!options.replace) {
     try {
       // An exclusive mkdir reserves the name: it fails when anything is there, and rename may replace only this empty folder.

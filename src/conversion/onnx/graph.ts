@@ -88,6 +88,8 @@ export class Graph {
   readonly nodes: NodeSpec[] = [];
   readonly initializers: Initializer[] = [];
   readonly opsetImports = new Map<string, number>();
+  /** What the conversion had to change on the way (values clamped to fp16's range, …), one line each. */
+  readonly warnings: string[] = [];
   private readonly usedNames = new Set<string>();
   private readonly constantCache = new Map<string, string>();
 

@@ -14,7 +14,7 @@ import { env } from '@huggingface/transformers';
 
 import { convertedConfigJSON, prepareCheckpoint, serializeVariant } from '../../conversion/checkpoint.js';
 import { folderCheckpointFiles, writeSerializedFile } from '../../conversion/node/files.js';
-import { createStaging, placeStaging } from '../../conversion/node/staging.js';
+import { createStaging, discardStaging, placeStaging } from '../../conversion/node/staging.js';
 import { resolveVariants } from '../../conversion/variants.js';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../../conversion/safetensors.js';
 import { abortError } from '../../conversion/http_source.js';
@@ -82,7 +82,7 @@ async function convert(folder: string, request: LocalConversionRequest): Promise
     const weights = {
       readFloat32: (tensor: string) => (signal?.aborted ? Promise.reject(abortError(signal)) : prepared.weights.readFloat32(tensor)),
     };
-    const serialized = await serializeVariant(prepared.config, weights, variant, plan.external_data);
+    const serialized = await serializeVariant(prepared.config, weights, variant, { externalData: plan.external_data });
     await writeFile(join(staging, 'preprocessor_config.json'), JSON.stringify(prepared.preprocessor, null, 2) + '\n');
     await mkdir(join(staging, 'onnx'));
     const total = serialized.bytes;
@@ -114,7 +114,7 @@ async function convert(folder: string, request: LocalConversionRequest): Promise
     }
     return target;
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
+    await discardStaging(staging);
     throw error;
   } finally {
     await prepared.weights.close();
