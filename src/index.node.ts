@@ -3,12 +3,12 @@
  * converted on first use into the cache, and the bundled demo model.
  */
 import { demoModelFolder } from './loading/node/demo_model.js';
-import { nodeLocalCheckpoints } from './loading/node/local_checkpoints.js';
-import { setLocalCheckpoints } from './loading/platform.js';
+import { nodePlatform } from './loading/node/node_platform.js';
+import { setNodePlatform } from './loading/platform.js';
 
 export * from './index.js';
 
-setLocalCheckpoints(nodeLocalCheckpoints);
+setNodePlatform(nodePlatform);
 
 /**
  * The bundled 4 M-parameter demo checkpoint (a Hugging Face SegGPT checkpoint trained on a toy shapes task, not

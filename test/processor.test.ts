@@ -5,7 +5,7 @@ import { env, RawImage, Tensor } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 
 import { InputError, SegGPTConfigError } from '../src/errors.js';
-import { SegGPTImageProcessor, type SegGPTImageProcessorResult } from '../src/processors/image_processing_seggpt.js';
+import { SegGPTImageProcessor, type SegGPTImageProcessorResult } from '../src/index.node.js';
 import { get_palette, paletteBase } from '../src/processors/seggpt_palette.js';
 import { pillowNearestIndices } from '../src/utils/pillow_nearest.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';

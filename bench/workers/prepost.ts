@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawImage, Tensor } from '@huggingface/transformers';
-import { SegGPTImageProcessor } from '../../src/processors/image_processing_seggpt.js';
+import { SegGPTImageProcessor } from '../../src/index.node.js';
 import { readNpy } from '../../dev/npy.js';
 import { median } from '../stats.js';
 import { emitResult, runWorkerMain, workerArgs } from '../worker_io.js';

@@ -8,7 +8,7 @@ import { BackendError, CheckpointError, HubError, SegGPTError } from '../errors.
 import { describeNetworkError } from '../conversion/http_source.js';
 import { explainBackendError } from '../utils/backend_errors.js';
 import { isHubModelId, remoteHostName } from './model_paths.js';
-import { getLocalCheckpoints } from './platform.js';
+import { getNodePlatform } from './platform.js';
 
 export interface LoadContext {
   id: string;
@@ -49,7 +49,7 @@ export function isFileNotFound(error: unknown): boolean {
 
 /** Says the bare name is a folder here, when it is (`'shapes-onnx'` is read as a hub id; `'./shapes-onnx'` as a folder). */
 function folderHint(id: string): string {
-  const local = getLocalCheckpoints();
+  const local = getNodePlatform();
   if (!local || !isHubModelId(id) || id.startsWith('.') || !local.isFolderHere(id)) return '';
   return `; there is a folder "${id}" here: pass './${id}' to load it (a bare name is read as a hub id)`;
 }

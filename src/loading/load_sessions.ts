@@ -8,7 +8,7 @@
  *
  * Hub ids and browser paths: the converted files are served to the library under a revision (or sub-path) of their
  * own (model_paths.ts), so the library fetches, caches and loads them like any download. Node folders on disk are
- * converted into a cache folder (node/local_checkpoints.ts) that the library then loads as a local model.
+ * converted into a cache folder (node/node_platform.ts) that the library then loads as a local model.
  */
 import { env, ModelRegistry, type PretrainedModelOptions, type ProgressInfo } from '@huggingface/transformers';
 
@@ -20,7 +20,7 @@ import { checkpointSource } from './checkpoint_source.js';
 import { FirstUseConversion } from './first_use_conversion.js';
 import { isFileNotFound } from './load_errors.js';
 import { convertedLocation, fetchedURL, isHubModelId, type ModelLocation } from './model_paths.js';
-import { getLocalCheckpoints, IS_NODE } from './platform.js';
+import { getNodePlatform, IS_NODE } from './platform.js';
 import { serveFiles } from './served_files.js';
 
 /** from_pretrained options of the SegGPT classes: Transformers.js's, plus a signal that cancels a first-use conversion. */
@@ -110,7 +110,7 @@ export async function loadSessions(id: string, options: SegGPTPretrainedOptions,
   const progress = typeof options.progress_callback === 'function' ? (options.progress_callback as (info: ProgressInfo) => void) : undefined;
   const revision = options.revision ?? 'main';
 
-  const local = getLocalCheckpoints();
+  const local = getNodePlatform();
   const folder = local ? await local.folderOf(id) : null;
   if (local && folder) {
     // A folder that holds this variant already (converted, or ONNX files beside the checkpoint) loads as it is.

@@ -1,7 +1,7 @@
 /**
- * What only some runtimes can do while loading. Node reads local checkpoint folders from disk and converts them into a
- * cache folder (src/loading/node/local_checkpoints.ts, installed by the package's Node entry); browsers fetch every
- * file, so they need none of this.
+ * What only Node can do: read local files and checkpoint folders from disk and convert those into a cache folder
+ * (src/loading/node/node_platform.ts, installed by the package's Node entry). Browsers fetch every file, so they
+ * need none of this.
  */
 import type { ProgressInfo } from '@huggingface/transformers';
 
@@ -19,7 +19,9 @@ export interface LocalConversionRequest {
   signal?: AbortSignal;
 }
 
-export interface LocalCheckpoints {
+export interface NodePlatform {
+  /** The bytes of a local file (an image path given to the processor). */
+  readFile(path: string): Promise<Uint8Array>;
   /** The local folder that Transformers.js reads `id` from (a path, or env.localModelPath/<id>), or null. */
   folderOf(id: string): Promise<string | null>;
   hasFile(folder: string, file: string): Promise<boolean>;
@@ -34,13 +36,13 @@ export interface LocalCheckpoints {
   removeUnfinishedDownloads(cacheDir: string, folder: string, ownToo: boolean): Promise<void>;
 }
 
-let localCheckpoints: LocalCheckpoints | null = null;
+let localCheckpoints: NodePlatform | null = null;
 
-export function setLocalCheckpoints(implementation: LocalCheckpoints): void {
+export function setNodePlatform(implementation: NodePlatform): void {
   localCheckpoints = implementation;
 }
 
-export function getLocalCheckpoints(): LocalCheckpoints | null {
+export function getNodePlatform(): NodePlatform | null {
   return localCheckpoints;
 }
 

@@ -45,8 +45,9 @@ export async function preparePromptMasks(
   items: readonly unknown[],
   numLabels: number | null,
   processor: SegGPTImageProcessor,
+  maxPixels?: number,
 ): Promise<PreparedPromptMasks> {
-  const masks = await readImages(items, 'prompt_masks');
+  const masks = await readImages(items, 'prompt_masks', '', { max_pixels: maxPixels });
   const colour = masks.map(isColour);
   if (!colour.some(Boolean)) {
     if (numLabels === null && masks.every((m) => maxValue(m) <= 1) && masks.some((m) => maxValue(m) === 1)) {

@@ -32,6 +32,8 @@ export interface SegGPTSegmentationOptions {
   feature_ensemble?: boolean | null;
   /** Binary masks only: a pixel is in the mask when its predicted grey level / 255 exceeds this. Default 0.5. */
   threshold?: number;
+  /** Image files declaring more pixels are refused before decoding (default DEFAULT_MAX_PIXELS, 64 Mi). */
+  max_pixels?: number;
 }
 
 /** One segment, as Transformers.js image-segmentation pipelines return it. */
@@ -43,7 +45,7 @@ export interface SegGPTSegment {
   mask: RawImage;
 }
 
-const OPTION_KEYS = ['prompt_images', 'prompt_masks', 'num_labels', 'labels', 'embedding_type', 'feature_ensemble', 'threshold'];
+const OPTION_KEYS = ['prompt_images', 'prompt_masks', 'num_labels', 'labels', 'embedding_type', 'feature_ensemble', 'threshold', 'max_pixels'];
 
 function list(value: unknown, field: string): unknown[] {
   if (value === undefined || value === null) {
@@ -187,10 +189,11 @@ export async function segmentWithSegGPT(
   }
   const threshold = checkThreshold(options.threshold);
 
-  const prepared = await preparePromptMasks(maskList, numLabels, imageProcessor);
+  const prepared = await preparePromptMasks(maskList, numLabels, imageProcessor, options.max_pixels);
   const inputs = await imageProcessor(imageList as SegGPTImageInput[], {
     prompt_images: promptList as SegGPTImageInput[],
     prompt_masks: prepared.masks,
+    ...(options.max_pixels !== undefined && { max_pixels: options.max_pixels }),
     ...(numLabels !== null && { num_labels: numLabels }),
     ...(prepared.do_convert_rgb !== undefined && { do_convert_rgb: prepared.do_convert_rgb }),
   });

@@ -7,7 +7,7 @@ import type { PixelBuffer } from '../utils/pixel_buffer.js';
 import { asList, readImages, type SegGPTImageInputs } from './seggpt_inputs.js';
 import { labelMapsToRGB, type SegGPTLabelMap } from './seggpt_label_maps.js';
 import { checkNumLabels, resolvePreprocessSettings, type SegGPTPreprocessOverrides } from './seggpt_options.js';
-import { get_palette, type RGB } from './seggpt_palette.js';
+import { get_palette, SegGPTPalette, type RGB } from './seggpt_palette.js';
 import { normalizationTable, writeImage, writeMask } from './seggpt_pixels.js';
 import { postProcessSemanticSegmentation, type SegGPTSemanticSegmentation, type TargetSize } from './seggpt_postprocess.js';
 
@@ -117,13 +117,13 @@ export class SegGPTImageProcessor extends ImageProcessorBase {
 
     const maskHint = '; label maps held in Tensors or arrays go through pre_process_semantic_segmentation first';
     const [queries, prompts, masks] = await Promise.all([
-      readImages(imageItems, 'images'),
-      readImages(promptItems, 'prompt_images'),
-      readImages(maskItems, 'prompt_masks', maskHint),
+      readImages(imageItems, 'images', '', s),
+      readImages(promptItems, 'prompt_images', '', s),
+      readImages(maskItems, 'prompt_masks', maskHint, s),
     ]);
     const { height, width } = s.do_resize ? s.size : commonSize(queries, prompts, masks);
 
-    const palette = s.do_convert_rgb && s.num_labels !== null ? get_palette(s.num_labels) : null;
+    const palette = s.do_convert_rgb && s.num_labels !== null ? new SegGPTPalette(s.num_labels) : null;
     const table = normalizationTable(s);
     const chw = 3 * height * width;
     const pixel_values = new Float32Array(batch * chw);
@@ -171,7 +171,7 @@ export class SegGPTImageProcessor extends ImageProcessorBase {
       throw new InputError('SegGPTImageProcessor.post_process_semantic_segmentation: pass the model output object ({ pred_masks })');
     }
     const labels = checkNumLabels(num_labels, 'num_labels');
-    const palette = labels === null ? null : get_palette(labels);
+    const palette = labels === null ? null : new SegGPTPalette(labels);
     return postProcessSemanticSegmentation(outputs.pred_masks, this.config.image_mean, this.config.image_std, target_sizes, palette);
   }
 
@@ -184,7 +184,7 @@ export class SegGPTImageProcessor extends ImageProcessorBase {
   pre_process_semantic_segmentation(label_maps: SegGPTLabelMap | readonly SegGPTLabelMap[], num_labels: number): RawImage | RawImage[] {
     const labels = checkNumLabels(num_labels, 'num_labels') ?? requiredNumLabels('pre_process_semantic_segmentation');
     const list = Array.isArray(label_maps) ? label_maps : [label_maps];
-    const images = labelMapsToRGB(list, get_palette(labels));
+    const images = labelMapsToRGB(list, new SegGPTPalette(labels));
     return Array.isArray(label_maps) ? images : images[0];
   }
 }

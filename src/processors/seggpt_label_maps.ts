@@ -1,7 +1,7 @@
 import { RawImage, Tensor } from '@huggingface/transformers';
 
 import { InputError } from '../errors.js';
-import type { RGB } from './seggpt_palette.js';
+import type { SegGPTPalette } from './seggpt_palette.js';
 
 type NumericArray = ArrayLike<number> | BigInt64Array | BigUint64Array;
 
@@ -45,8 +45,8 @@ function readLabelMap(item: unknown, i: number): { data: NumericArray; width: nu
  * post-processing with num_labels. Returns 3-channel RawImages to pass as prompt_masks with
  * do_convert_rgb: false.
  */
-export function labelMapsToRGB(items: readonly unknown[], palette: RGB[]): RawImage[] {
-  const numLabels = palette.length - 1;
+export function labelMapsToRGB(items: readonly unknown[], palette: SegGPTPalette): RawImage[] {
+  const numLabels = palette.num_labels;
   return items.map((item, i) => {
     const { data, width, height, stride } = readLabelMap(item, i);
     const pixels = width * height;
@@ -61,7 +61,7 @@ export function labelMapsToRGB(items: readonly unknown[], palette: RGB[]): RawIm
       if (stride >= 3 && (Number(data[q + 1]) !== v || Number(data[q + 2]) !== v)) {
         throw new InputError(`${WHERE}: label_maps[${i}] is a colour image; pass a 1-channel (or grey) class-index map`);
       }
-      const colour = palette[v];
+      const colour = palette.colour(v);
       rgb[o++] = colour[0];
       rgb[o++] = colour[1];
       rgb[o++] = colour[2];

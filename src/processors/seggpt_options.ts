@@ -1,7 +1,9 @@
 import type { SegGPTPreprocessorConfigFields } from '../configs/seggpt_preprocessor_config.js';
+import { describeValue } from '../configs/validate.js';
 import { InputError } from '../errors.js';
 import { isResampleId, type ResampleId } from '../utils/pixel_buffer.js';
 import { MAX_NUM_LABELS } from './seggpt_palette.js';
+import { checkMaxPixels } from './seggpt_inputs.js';
 
 /** The settings one preprocessing call runs with: the config, overridden by the call's options. */
 export type SegGPTPreprocessSettings = Pick<
@@ -11,6 +13,8 @@ export type SegGPTPreprocessSettings = Pick<
   /** Filter for query and prompt images; prompt masks always use NEAREST. */
   resample: ResampleId;
   num_labels: number | null;
+  /** Pixels an image file may declare before it is decoded. */
+  max_pixels: number;
 };
 
 /** Per-call overrides, named as in HF `SegGptImageProcessor.preprocess`. */
@@ -27,6 +31,8 @@ export interface SegGPTPreprocessOverrides {
   do_convert_rgb?: boolean;
   /** Number of classes without the background; colours class-index prompt masks with `get_palette`. */
   num_labels?: number | null;
+  /** Refuse image files that declare more pixels than this, before decoding them (default DEFAULT_MAX_PIXELS). */
+  max_pixels?: number | null;
 }
 
 const OVERRIDE_KEYS = [
@@ -40,22 +46,15 @@ const OVERRIDE_KEYS = [
   'image_std',
   'do_convert_rgb',
   'num_labels',
+  'max_pixels',
 ] as const;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || value === undefined || typeof value !== 'object') return String(value);
-  try {
-    const text = JSON.stringify(value);
-    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
+function bad(field: string, value: unknown, expected: string): InputError {
+  return new InputError(`SegGPTImageProcessor: option ${field} must be ${expected} (got ${describeValue(value)})`);
 }
 
-function bad(field: string, value: unknown, expected: string): InputError {
-  return new InputError(`SegGPTImageProcessor: option ${field} must be ${expected} (got ${describe(value)})`);
-}
+/** Largest size override: the same bound as preprocessor_config.json's size. */
+const MAX_SIZE = 8192;
 
 /** Validates `num_labels` (shared with post-processing); null/undefined mean "no palette". */
 export function checkNumLabels(value: unknown, where = 'num_labels'): number | null {
@@ -110,6 +109,7 @@ export function resolvePreprocessSettings(
     image_std: [...config.image_std],
     do_convert_rgb: config.do_convert_rgb,
     num_labels: checkNumLabels(pick('num_labels')),
+    max_pixels: checkMaxPixels(pick('max_pixels')),
   };
   for (const key of ['do_resize', 'do_rescale', 'do_normalize', 'do_convert_rgb'] as const) {
     const value = pick(key);
@@ -117,9 +117,9 @@ export function resolvePreprocessSettings(
   }
   const size = pick('size') as { height?: unknown; width?: unknown } | undefined;
   if (size !== undefined) {
-    const dim = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 1;
+    const dim = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_SIZE;
     if (size === null || typeof size !== 'object' || !dim(size.height) || !dim(size.width)) {
-      throw bad('size', size, '{ height, width } with positive integers');
+      throw bad('size', size, `{ height, width } with integers from 1 to ${MAX_SIZE}`);
     }
     settings.size = { height: size.height as number, width: size.width as number };
   }

@@ -3,7 +3,7 @@ import { pillowNearestIndices } from '../utils/pillow_nearest.js';
 import { pillowResize } from '../utils/pillow_resize.js';
 import type { PixelBuffer } from '../utils/pixel_buffer.js';
 import type { SegGPTPreprocessSettings } from './seggpt_options.js';
-import type { RGB } from './seggpt_palette.js';
+import type { SegGPTPalette } from './seggpt_palette.js';
 
 /**
  * Lookup table `table[c * 256 + v]` = the float32 a uint8 value v becomes in channel c, exactly as HF:
@@ -89,7 +89,7 @@ export function writeMask(
   mask: PixelBuffer,
   where: string,
   s: SegGPTPreprocessSettings,
-  palette: RGB[] | null,
+  palette: SegGPTPalette | null,
   height: number,
   width: number,
   table: Float32Array,
@@ -102,9 +102,10 @@ export function writeMask(
     checkClassMap(mask, where, s.num_labels);
     channels = 1;
     colours = new Float32Array(3 * 256);
-    const top = palette ? Math.min(255, palette.length - 1) : 255;
-    for (let c = 0; c < 3; c++) {
-      for (let v = 0; v <= top; v++) colours[c * 256 + v] = table[c * 256 + (palette ? palette[v][c] : v)];
+    const top = palette ? Math.min(255, palette.num_labels) : 255;
+    for (let v = 0; v <= top; v++) {
+      const colour = palette ? palette.colour(v) : [v, v, v];
+      for (let c = 0; c < 3; c++) colours[c * 256 + v] = table[c * 256 + colour[c]];
     }
   } else {
     if (mask.channels < 3) {

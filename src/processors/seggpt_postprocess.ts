@@ -2,7 +2,7 @@ import { Tensor } from '@huggingface/transformers';
 
 import { InputError } from '../errors.js';
 import { torchNearestIndices } from '../utils/torch_nearest.js';
-import type { RGB } from './seggpt_palette.js';
+import type { SegGPTPalette } from './seggpt_palette.js';
 
 /** One item of `post_process_semantic_segmentation`'s result (Transformers.js shape). */
 export interface SegGPTSemanticSegmentation {
@@ -62,7 +62,7 @@ export function postProcessSemanticSegmentation(
   image_mean: readonly number[],
   image_std: readonly number[],
   target_sizes: unknown,
-  palette: RGB[] | null,
+  palette: SegGPTPalette | null,
 ): SegGPTSemanticSegmentation[] {
   const { data, dims } = checkPredMasks(pred_masks);
   const [batch, , fullHeight, width] = dims;
@@ -73,8 +73,7 @@ export function postProcessSemanticSegmentation(
   const grid = height * width;
   const mean = image_mean.map(Math.fround);
   const std = image_std.map(Math.fround);
-  const colours = palette ? Float32Array.from(palette.flat()) : null;
-  const numValues = palette ? palette.length : 256;
+  const numValues = palette ? palette.num_labels + 1 : 256;
 
   const results: SegGPTSemanticSegmentation[] = [];
   const values = new Int32Array(grid);
@@ -87,7 +86,7 @@ export function postProcessSemanticSegmentation(
       r = r < 0 ? 0 : r > 255 ? 255 : r;
       g = g < 0 ? 0 : g > 255 ? 255 : g;
       bl = bl < 0 ? 0 : bl > 255 ? 255 : bl;
-      values[i] = colours ? nearestColour(colours, r, g, bl) : Math.trunc(Math.fround(Math.fround(Math.fround(r + g) + bl) / 3));
+      values[i] = palette ? palette.nearest(r, g, bl) : Math.trunc(Math.fround(Math.fround(Math.fround(r + g) + bl) / 3));
     }
 
     const [outHeight, outWidth] = sizes ? sizes[b] : [height, width];
@@ -110,19 +109,3 @@ export function postProcessSemanticSegmentation(
   return results;
 }
 
-/** Index of the palette colour nearest to (r, g, b) by float32 squared distance; first wins on ties. */
-function nearestColour(colours: Float32Array, r: number, g: number, b: number): number {
-  let best = 0;
-  let bestDist = Infinity;
-  for (let k = 0, p = 0; p < colours.length; k++, p += 3) {
-    const dr = Math.fround(r - colours[p]);
-    const dg = Math.fround(g - colours[p + 1]);
-    const db = Math.fround(b - colours[p + 2]);
-    const d = Math.fround(Math.fround(Math.fround(dr * dr) + Math.fround(dg * dg)) + Math.fround(db * db));
-    if (d < bestDist) {
-      bestDist = d;
-      best = k;
-    }
-  }
-  return best;
-}

@@ -1,5 +1,5 @@
 /**
- * Node: Hugging Face SegGPT checkpoint folders on disk, converted on first use into the cache
+ * The Node platform: local files, and Hugging Face SegGPT checkpoint folders on disk converted on first use into the cache
  * (`<cache_dir or env.cacheDir>/.seggpt-converted/<folder>-<key>-<dtype>/`, a complete converted model folder).
  *
  * The key covers everything the output depends on: the folder's real path, config.json and preprocessor_config.json
@@ -20,7 +20,7 @@ import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../../conversion/safetensors.j
 import { abortError } from '../../conversion/http_source.js';
 import { InputError } from '../../errors.js';
 import { CONVERTED_FORMAT, isHubModelId } from '../model_paths.js';
-import type { LocalCheckpoints, LocalConversionRequest } from '../platform.js';
+import type { NodePlatform, LocalConversionRequest } from '../platform.js';
 
 /** A folder name no hub id can take (ids start with a word character), so it never collides with the library's cache. */
 export const CONVERTED_CACHE_FOLDER = '.seggpt-converted';
@@ -148,7 +148,8 @@ async function removeUnfinishedDownloads(cacheDir: string, folder: string, ownTo
   }
 }
 
-export const nodeLocalCheckpoints: LocalCheckpoints = {
+export const nodePlatform: NodePlatform = {
+  readFile: (path) => readFile(path),
   async folderOf(id) {
     if (!env.allowLocalModels) return null;
     const path = isHubModelId(id) ? join(env.localModelPath, id) : resolve(id);
