@@ -8,7 +8,9 @@ import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { writeSyntheticCheckpoint } from '../src/conversion/node/synthetic.js';
 import { parseSegGPTConfig, segGPTConfigToJSON, SUPPORTED_ACTIVATIONS, type SegGPTConfigFields } from '../src/configs/seggpt_config_fields.js';
 import { SEGGPT_PREPROCESSOR_DEFAULTS } from '../src/configs/seggpt_preprocessor_config.js';
-import { SegGPTConfigError } from '../src/errors.js';
+import { InputError, SegGPTConfigError } from '../src/errors.js';
+import { SegGPTForImageSegmentation } from '../src/index.node.js';
+import { Tensor } from '@huggingface/transformers';
 import { loadCheckpointWeights, referenceForward, type EmbeddingType, type WeightGetter } from './support/reference_forward.js';
 import { writeF32Tensors } from './support/safetensors.js';
 
@@ -35,6 +37,8 @@ interface Case {
   raw: Record<string, unknown>;
   /** 'random' (own generator, larger scales) or the shared synthetic-v1 weights. */
   weights: 'random' | 'synthetic-v1';
+  /** false where the reference itself cannot run feature_ensemble (an odd number of patch rows). */
+  featureEnsemble?: false;
 }
 
 const CASES: Case[] = [
@@ -85,6 +89,14 @@ const CASES: Case[] = [
     name: 'h12/1 head, patch 4, [32, 32], gelu, synthetic-v1 weights',
     raw: { hidden_size: 12, num_attention_heads: 1, patch_size: 4, image_size: [32, 32], pretrain_image_size: 32, num_hidden_layers: 2, merge_index: 0, intermediate_hidden_state_indices: [0, 1], decoder_hidden_size: 5, layer_norm_eps: 1e-5, hidden_act: 'gelu' },
     weights: 'synthetic-v1',
+  },
+  {
+    // Hugging Face's own SegGPT test configuration: image_size as one int, 15 patch rows (odd, so the mask token
+    // starts mid-row at patch 225 // 2 and each image half ends mid-patch), mlp_ratio (a key SegGPT ignores).
+    name: "HF's test config: image_size 30, patch 2, 15 patch rows, unknown mlp_ratio",
+    raw: { hidden_size: 32, num_attention_heads: 4, patch_size: 2, image_size: 30, pretrain_image_size: 10, num_hidden_layers: 2, merge_index: 0, intermediate_hidden_state_indices: [1], decoder_hidden_size: 10, mlp_ratio: 2.0, hidden_act: 'gelu' },
+    weights: 'random',
+    featureEnsemble: false,
   },
 ];
 
@@ -195,11 +207,13 @@ describe.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', (_name, c, k) 
   const config = parseSegGPTConfig(c.raw, c.name);
   let session: ort.InferenceSession;
   let weight: WeightGetter;
+  let convertedFolder: string;
 
   beforeAll(async () => {
     const checkpoint = join(work, `checkpoint-${k}`);
     await writeCheckpoint(c, config, checkpoint, 1000 + k);
     const converted = await convertCheckpoint({ checkpoint, output: join(work, `onnx-${k}`), dtypes: 'fp32' });
+    convertedFolder = converted.output;
     session = await ort.InferenceSession.create(join(converted.output, 'onnx', 'model.onnx'));
     weight = await loadCheckpointWeights(checkpoint);
   });
@@ -212,7 +226,7 @@ describe.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', (_name, c, k) 
     const [gh, gw] = [config.image_size[0] / config.patch_size, config.image_size[1] / config.patch_size];
     const inputs = randomInputs(config, batch, 7 * k + batch);
     for (const embedding_type of ['semantic', 'instance'] as const) {
-      for (const feature_ensemble of [false, true]) {
+      for (const feature_ensemble of c.featureEnsemble === false ? [false] : [false, true]) {
         const out = await session.run(feeds(config, batch, inputs, embedding_type, feature_ensemble));
         const ref = referenceForward(config, weight, { ...inputs, embedding_type, feature_ensemble });
         expect(out.pred_masks.dims).toEqual([batch, 3, ...config.image_size]);
@@ -234,9 +248,56 @@ describe.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', (_name, c, k) 
     const inputs = randomInputs(config, 2, 99);
     const base = referenceForward(config, weight, { ...inputs, embedding_type: 'semantic', feature_ensemble: false });
     const other = referenceForward(config, weight, { ...inputs, embedding_type: 'instance', feature_ensemble: false });
-    const ensembled = referenceForward(config, weight, { ...inputs, embedding_type: 'semantic', feature_ensemble: true });
     expect(relativeDiff(other.pred_masks, base.pred_masks).rel).toBeGreaterThan(100 * RELATIVE_TOLERANCE);
+    if (c.featureEnsemble === false) return;
+    const ensembled = referenceForward(config, weight, { ...inputs, embedding_type: 'semantic', feature_ensemble: true });
     expect(relativeDiff(ensembled.pred_masks, base.pred_masks).rel).toBeGreaterThan(100 * RELATIVE_TOLERANCE);
+  });
+});
+
+describe('a checkpoint with an odd number of patch rows', () => {
+  const k = CASES.findIndex((c) => c.featureEnsemble === false);
+  const config = parseSegGPTConfig(CASES[k].raw);
+  let model: SegGPTForImageSegmentation;
+
+  beforeAll(async () => {
+    const checkpoint = join(work, 'odd-rows-checkpoint');
+    await writeCheckpoint(CASES[k], config, checkpoint, 1000 + k);
+    const converted = await convertCheckpoint({ checkpoint, output: join(work, 'odd-rows-onnx'), dtypes: 'fp32' });
+    model = await SegGPTForImageSegmentation.from_pretrained(converted.output, { device: 'cpu', dtype: 'fp32' });
+  });
+
+  afterAll(async () => {
+    await model?.dispose();
+  });
+
+  function modelInputs(batch: number) {
+    const dims = [batch, 3, config.image_size[0] / 2, config.image_size[1]];
+    const inputs = randomInputs(config, batch, 5);
+    return {
+      pixel_values: new Tensor('float32', inputs.pixel_values, dims),
+      prompt_pixel_values: new Tensor('float32', inputs.prompt_pixel_values, dims),
+      prompt_masks: new Tensor('float32', inputs.prompt_masks, dims),
+    };
+  }
+
+  test('runs through the model class without feature_ensemble, matching the reference', async () => {
+    const inputs = modelInputs(2);
+    const { pred_masks } = await model(inputs, { embedding_type: 'semantic' });
+    const ref = referenceForward(config, await loadCheckpointWeights(join(work, 'odd-rows-checkpoint')), {
+      pixel_values: inputs.pixel_values.data as Float32Array,
+      prompt_pixel_values: inputs.prompt_pixel_values.data as Float32Array,
+      prompt_masks: inputs.prompt_masks.data as Float32Array,
+      embedding_type: 'semantic',
+      feature_ensemble: false,
+    });
+    expect(relativeDiff(pred_masks.data as Float32Array, ref.pred_masks).rel).toBeLessThan(RELATIVE_TOLERANCE);
+  });
+
+  test('feature_ensemble, which the reference cannot run on odd rows, is refused at the call with the reason', async () => {
+    const attempt = model(modelInputs(1), { feature_ensemble: true });
+    await expect(attempt).rejects.toBeInstanceOf(InputError);
+    await expect(attempt).rejects.toThrow(/feature_ensemble needs an even number of patch rows.*has 15 \(image_size\[0\] 30 \/ patch_size 2\)/);
   });
 });
 
@@ -244,6 +305,7 @@ describe('invalid configs', () => {
   test.each([
     ['a decoder feature layer before merge_index', { num_hidden_layers: 3, merge_index: 1, intermediate_hidden_state_indices: [0, 2] }, /intermediate_hidden_state_indices.*merge_index/],
     ['an activation the converter cannot emit', { hidden_act: 'mish' }, /hidden_act.*mish/],
+    ['an odd canvas height, which cannot hold two equal images', { image_size: [45, 50], patch_size: 5, pretrain_image_size: 50 }, /image_size.*\[0\] = 45 must be even/],
   ])('%s is refused with SegGPTConfigError', async (_what, overrides, message) => {
     const folder = join(work, `invalid-${Object.keys(overrides).join('-')}`);
     mkdirSync(folder, { recursive: true });

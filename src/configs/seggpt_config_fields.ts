@@ -96,6 +96,14 @@ const INDICES_ALIAS = 'intermediate_feature_indices';
 const DROPPED_KEYS = new Set<string>([INDICES_ALIAS, 'normalized_config']);
 
 /**
+ * Whether the patch grid has an even number of rows. The feature ensemble splits the rows into prompt and answer
+ * halves; the reference fails on an odd count, so such checkpoints run without it.
+ */
+export function supportsFeatureEnsemble(config: Pick<SegGPTConfigFields, 'image_size' | 'patch_size'>): boolean {
+  return (config.image_size[0] / config.patch_size) % 2 === 0;
+}
+
+/**
  * Applies the HF defaults to a parsed `config.json` and validates it for conversion.
  * Throws SegGPTConfigError naming the field, the bad value and the fix. Pure: touches no global state.
  */
@@ -154,13 +162,13 @@ export function parseSegGPTConfig(raw: unknown, source = 'config.json'): SegGPTC
       );
     }
   });
-  if ((image_size[0] / patch_size) % 2 !== 0) {
+  if (image_size[0] % 2 !== 0) {
     throw configError(
       source,
       'image_size',
       image_size,
-      `[0] / patch_size = ${image_size[0] / patch_size} patches must be even (the canvas is the prompt stacked over the query)`,
-      'use an image_size[0] that is twice the per-image height, each half a whole number of patches',
+      `[0] = ${image_size[0]} must be even (the canvas is the prompt stacked over the query, two images of equal height)`,
+      'use an image_size[0] that is twice the per-image height',
     );
   }
   const patches = (image_size[0] / patch_size) * (image_size[1] / patch_size);

@@ -11,7 +11,7 @@
  *   embedding_type: int64 [1] (0 = semantic, 1 = instance); feature_ensemble: bool [1]
  *   pred_masks: float32 [batch, 3, 2h, w]; last_hidden_state: float32 [batch, 2h/p, w/p, hidden]
  */
-import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { type SegGPTConfigFields, supportsFeatureEnsemble } from '../configs/seggpt_config_fields.js';
 import { bytesOf, DataType, Graph } from './onnx/graph.js';
 import { activation, add, concat, layerNorm, matmul, mul, reshape, slice, transpose } from './onnx/ops.js';
 import { bicubicResizeHWC, linearResizeRows } from './torch_interpolate.js';
@@ -127,7 +127,8 @@ async function embeddings(
   const pos = interpolatedPositions(posRaw, C, geo.gh, geo.gw);
   const keep = new Float32Array(2 * cells);
   const addend = new Float32Array(2 * cells * C);
-  const maskedFrom = cells / 2; // the reference's default bool_masked_pos: the bottom half of the patches
+  // The reference's default bool_masked_pos: patches from num_patches // 2 on (mid-row when the rows are odd).
+  const maskedFrom = Math.floor(cells / 2);
   for (let i = 0; i < cells; i++) {
     keep[i] = 1;
     keep[cells + i] = i >= maskedFrom ? 0 : 1;
@@ -211,6 +212,9 @@ async function encoderLayer(ctx: Ctx, prefix: string, hidden: string, featureEns
  */
 function featureEnsembled(ctx: Ctx, prefix: string, x: string, featureEnsemble: string, scope: EnsembleScope): string {
   const { g, geo } = ctx;
+  // The reference cannot split an odd number of patch rows in two and fails there; the model class refuses
+  // feature_ensemble for such checkpoints before running (supportsFeatureEnsemble), so the input is ignored.
+  if (!supportsFeatureEnsemble(ctx.config)) return x;
   const half = geo.gh / 2;
   const top = slice(g, x, 1, 0, half, `${prefix}.prompt_half`);
   const bottom = slice(g, x, 1, half, geo.gh, `${prefix}.answer_half`);

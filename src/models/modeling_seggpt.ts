@@ -4,6 +4,7 @@
 import { AutoConfig, PreTrainedModel, Tensor, type PretrainedModelOptions } from '@huggingface/transformers';
 
 import { SegGPTConfig } from '../configs/seggpt_config.js';
+import { supportsFeatureEnsemble } from '../configs/seggpt_config_fields.js';
 import { InputError } from '../errors.js';
 import {
   SEGGPT_INPUT_NAMES,
@@ -87,6 +88,14 @@ export class SegGPTPreTrainedModel extends PreTrainedModel {
     }
     const embeddingType = this.get_embedding_type(options.embedding_type ?? model_inputs.embedding_type);
     const featureEnsemble = checkFeatureEnsemble(options.feature_ensemble ?? model_inputs.feature_ensemble) ?? false;
+    if (featureEnsemble && !supportsFeatureEnsemble(this.config)) {
+      const rows = this.config.image_size[0] / this.config.patch_size;
+      throw new InputError(
+        `SegGPT: feature_ensemble needs an even number of patch rows, but this checkpoint has ${rows} ` +
+          `(image_size[0] ${this.config.image_size[0]} / patch_size ${this.config.patch_size}); ` +
+          'the reference fails here too. Call without feature_ensemble, one prompt at a time',
+      );
+    }
     const feeds = buildFeeds(sessionInputNames(this), tensors, embeddingType, featureEnsemble);
     return runSegGPTSession(this, feeds, this.output_names);
   }
