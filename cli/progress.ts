@@ -2,22 +2,12 @@
  * Progress for long work: a redrawn bar on a terminal, plain lines otherwise (logs, CI, pipes),
  * at most one line per task and step so logs stay short.
  */
+import { formatBytes } from '../src/utils/format_bytes.js';
+
 export interface Progress {
   update(task: string, done: number, total?: number): void;
   line(message: string): void;
   finish(): void;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
 export function createProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
@@ -56,4 +46,3 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, quie
   };
 }
 
-export { formatBytes };

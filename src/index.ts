@@ -26,7 +26,7 @@ export {
   type SegGPTImageProcessorResult,
 } from './processors/image_processing_seggpt.js';
 export { SegGPTProcessor } from './processors/processing_seggpt.js';
-export type { SegGPTImageInput, SegGPTImageInputs } from './processors/seggpt_inputs.js';
+export type { SegGPTImageInput, SegGPTImageInputs } from './processors/image_inputs.js';
 export type { SegGPTSemanticSegmentation, TargetSize } from './processors/seggpt_postprocess.js';
 export type { SegGPTLabelMap } from './processors/seggpt_label_maps.js';
 export { get_palette, type RGB } from './processors/seggpt_palette.js';
@@ -46,10 +46,21 @@ export {
 export {
   SegGPTImageSegmentationPipeline,
   type SegGPTImageSegmentationPipelineArgs,
+  type SegGPTPropagationOptions,
   type SegGPTSegment,
   type SegGPTSegmentationOptions,
+  type SegGPTSegmentationResult,
 } from './pipelines/image_segmentation_seggpt.js';
-export { pipeline, loadSegGPTPipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel } from './pipelines/pipeline.js';
+export {
+  SegGPTSegmenter,
+  DEFAULT_MEMORY,
+  DEFAULT_THRESHOLD,
+  type SegGPTPrediction,
+  type SegGPTPropagateOptions,
+  type SegGPTSegmentOptions,
+} from './segmentation/segmenter.js';
+export type { SegGPTWarningHandler } from './utils/warnings.js';
+export { pipeline, loadSegGPTPipeline, SEGGPT_DEFAULT_MODEL, setDefaultSegGPTModel, type SegGPTModelName } from './pipelines/pipeline.js';
 
 export { registerSegGPT, isSegGPTRegistered, SEGGPT_MODEL_TYPE, SEGGPT_IMAGE_PROCESSOR_TYPE } from './register.js';
 

@@ -25,7 +25,8 @@ import {
 import { SegGPTConfig } from './configs/seggpt_config.js';
 import { SegGPTForImageSegmentation, SegGPTModel, SegGPTPreTrainedModel } from './models/modeling_seggpt.js';
 import { describeLoadFailure } from './loading/load_errors.js';
-import { segmentWithSegGPT } from './pipelines/seggpt_segment.js';
+import { InputError } from './errors.js';
+import { propagateWithSegGPT, segmentWithSegGPT } from './pipelines/seggpt_segment.js';
 import { SegGPTImageProcessor } from './processors/image_processing_seggpt.js';
 import { SegGPTProcessor } from './processors/processing_seggpt.js';
 
@@ -129,6 +130,20 @@ function hookImageSegmentationPipeline(): void {
     }
     return original.call(this, images, ...rest);
   });
+  // The library's pipeline gains SegGPT's video mode too, for pipelines holding a SegGPT model.
+  const proto = ImageSegmentationPipeline.prototype as unknown as Record<string, unknown>;
+  if (!('propagate' in proto)) {
+    Object.defineProperty(proto, 'propagate', {
+      configurable: true,
+      writable: true,
+      value: function propagate(this: { model?: unknown; processor?: unknown }, frames: unknown, options: unknown) {
+        if (!(this.model instanceof SegGPTPreTrainedModel)) {
+          throw new InputError('propagate: only image-segmentation pipelines of a SegGPT model propagate prompts through frames');
+        }
+        return propagateWithSegGPT(this.model, this.processor, frames as never, options as never);
+      },
+    });
+  }
 }
 
 /**

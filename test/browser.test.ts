@@ -14,7 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
-import { SegGPTForImageSegmentation, SegGPTImageProcessor } from '../src/index.node.js';
+import { SegGPTForImageSegmentation, SegGPTImageProcessor, SegGPTSegmenter, type SegGPTPrediction } from '../src/index.node.js';
 import { maskIoU, tinyCaseInputs, tinyCaseKwargs } from './support/backend_cases.js';
 import { launchChromium } from '../dev/chromium.js';
 import { TINY, tinyCases, type TinyCase } from './support/fixtures.js';
@@ -57,6 +57,9 @@ interface EncodedTensor {
 }
 type Failure = { ok: false; error: { name: string; message: string } };
 type RunModelResult = { ok: true; pred_masks: EncodedTensor; run_seconds: number } | Failure;
+type RunVideoResult =
+  | { ok: true; frames: { width: number; height: number; mask: string; prompts: number; run_seconds: number }[]; longest_main_thread_task_ms: number }
+  | Failure;
 type RunCaseResult =
   | { ok: true; width: number; height: number; segmentation: string; mask: string; run_seconds: number; iou_target: number | null }
   | Failure;
@@ -190,20 +193,19 @@ describe('browser demo, model class on the seggpt-tiny fixture arrays', () => {
 });
 
 describe('browser demo, full page path on seggpt-shapes', () => {
-  /** Node: the same PNG files through processor → model (CPU fp32) → post-processing, foreground ≥ 128. */
+  /** Node: the same PNG files through the library's segmentation flow (SegGPTSegmenter, CPU fp32), as the page calls it. */
   async function nodeShapesMask(example: { query: string; prompts: string[]; masks: string[]; feature_ensemble: boolean }) {
     const dir = join(work, 'models', 'seggpt-shapes');
     const processor = await SegGPTImageProcessor.from_pretrained(dir);
     const model = await SegGPTForImageSegmentation.from_pretrained(dir, { device: 'cpu', dtype: 'fp32' });
-    const inputs = await processor(join(SHAPES_EXAMPLES, example.query), {
+    const [prediction] = await new SegGPTSegmenter(model, processor).segment(join(SHAPES_EXAMPLES, example.query), {
       prompt_images: example.prompts.map((f) => join(SHAPES_EXAMPLES, f)),
       prompt_masks: example.masks.map((f) => join(SHAPES_EXAMPLES, f)),
+      embedding_type: 'semantic',
+      ...(example.feature_ensemble && { feature_ensemble: true }),
     });
-    const outputs = await model(inputs, { embedding_type: 'semantic', feature_ensemble: example.feature_ensemble });
-    const [first] = processor.post_process_semantic_segmentation(outputs as { pred_masks: Tensor }, inputs.original_sizes);
     await model.dispose();
-    const values = first.segmentation.data as Int32Array;
-    return { dims: first.segmentation.dims, values, mask: Uint8Array.from(values, (v) => (v >= 128 ? 1 : 0)) };
+    return { dims: [prediction.height, prediction.width], values: prediction.levels!, mask: Uint8Array.from(prediction.ids) };
   }
 
   async function runExample(example: string): Promise<Extract<RunCaseResult, { ok: true }>> {
@@ -236,6 +238,38 @@ describe('browser demo, full page path on seggpt-shapes', () => {
       feature_ensemble: true,
     });
     expect(maskIoU(decodeBytes(shown.mask), node.mask)).toBeGreaterThanOrEqual(0.99);
+  });
+
+  test('video: frames stream through the worker with the memory of predictions, as propagate gives them in Node', async () => {
+    const files = ['ex3_query_image.png', 'ex1_query_image.png', 'ex3_query_image.png', 'ex5_query_image.png'];
+    const request = { example: 'ex3', model: 'seggpt-shapes', device: 'wasm', dtype: 'fp32', memory: 2, frames: files.map((f) => `${server.url}dist/shapes/${f}`) };
+    const shown: RunVideoResult = await page.evaluate((r) => (window as any).seggptDemo.runVideo(r), request);
+    if (!shown.ok) throw new Error(`the page failed: ${shown.error.name}: ${shown.error.message}`);
+    expect(shown.frames.map((f) => f.prompts)).toEqual([1, 2, 3, 3]);
+
+    const dir = join(work, 'models', 'seggpt-shapes');
+    const processor = await SegGPTImageProcessor.from_pretrained(dir);
+    const model = await SegGPTForImageSegmentation.from_pretrained(dir, { device: 'cpu', dtype: 'fp32' });
+    const node: SegGPTPrediction[] = [];
+    const options = { prompt_images: join(SHAPES_EXAMPLES, 'ex3_prompt_image.png'), prompt_masks: join(SHAPES_EXAMPLES, 'ex3_prompt_mask.png'), embedding_type: 'semantic' as const, memory: 2 };
+    for await (const p of new SegGPTSegmenter(model, processor).propagate(files.map((f) => join(SHAPES_EXAMPLES, f)), options)) node.push(p);
+    await model.dispose();
+    shown.frames.forEach((frame, t) => {
+      expect([frame.height, frame.width]).toEqual([node[t].height, node[t].width]);
+      expect(maskIoU(decodeBytes(frame.mask), Uint8Array.from(node[t].ids)), `frame ${t}`).toBeGreaterThanOrEqual(0.99);
+    });
+    // The model runs in the worker: the page's main thread is never blocked for long (a frame takes far longer).
+    expect(shown.longest_main_thread_task_ms).toBeLessThan(250);
+    expect(Math.min(...shown.frames.map((f) => f.run_seconds)) * 1000).toBeGreaterThan(shown.longest_main_thread_task_ms);
+  });
+
+  test('video: Stop ends the run after the current frame', async () => {
+    const frames = Array.from({ length: 6 }, () => `${server.url}dist/shapes/ex3_query_image.png`);
+    const shown: RunVideoResult = await page.evaluate((r) => (window as any).seggptDemo.runVideo(r), { example: 'ex3', model: 'seggpt-shapes', device: 'wasm', dtype: 'fp32', frames, stop_after: 2 });
+    if (!shown.ok) throw new Error(`the page failed: ${shown.error.name}: ${shown.error.message}`);
+    expect(shown.frames.length).toBeGreaterThanOrEqual(2);
+    expect(shown.frames.length).toBeLessThan(6);
+    expect(await page.textContent('#video-status')).toMatch(/^Stopped/);
   });
 
   test('a mask painted with the brush is used as the prompt', async () => {

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../cli/main.js';
-import { SHAPES, TINY } from './support/fixtures.js';
+import { SHAPES, TINY, tinyCases } from './support/fixtures.js';
+import { convertCheckpoint } from '../src/conversion/node/convert.js';
+import { pipeline } from '../src/index.node.js';
 import { startHubServer, type HubServer } from '../dev/hub_server.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -144,6 +146,50 @@ describe('seggpt convert and publish against a hub on loopback', () => {
   });
 });
 
+describe('seggpt segment and the pipeline give the same maps (one segmentation core)', () => {
+  let tinyModel: string;
+  beforeAll(async () => {
+    tinyModel = join(work, 'tiny-onnx');
+    await convertCheckpoint({ checkpoint: TINY, output: tinyModel, dtypes: 'fp32' });
+  });
+
+  test.each(tinyCases().map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const file = (item: { file: string }) => join(c.dir, item.file);
+    const { images, prompt_images, prompt_masks } = c.json.inputs;
+    const kwargs = c.json.model_call.kwargs as { embedding_type?: 'semantic' | 'instance'; feature_ensemble?: boolean };
+    const numLabels: number | null = c.json.post_process_call.num_labels ?? null;
+    const fewShot = kwargs.feature_ensemble === true && prompt_images.length > 1;
+    const segmenter = await pipeline('seggpt', tinyModel, { device: 'cpu', dtype: 'fp32' });
+    try {
+      for (let i = 0; i < (fewShot ? 1 : images.length); i++) {
+        const k = fewShot ? null : prompt_images.length === images.length ? i : 0;
+        const prompts = k === null ? prompt_images.map(file) : [file(prompt_images[k])];
+        const masks = k === null ? prompt_masks.map(file) : [file(prompt_masks[k])];
+        const type = kwargs.embedding_type ?? 'instance';
+        const segments = await segmenter(file(images[i]), { prompt_images: prompts, prompt_masks: masks, embedding_type: type, num_labels: numLabels });
+        const output = join(work, 'same-maps', c.name, String(i));
+        const r = await run([
+          'segment', file(images[i]), '--prompt-image', ...prompts, '--prompt-mask', ...masks, '--embedding-type', type,
+          ...(numLabels ? ['--num-labels', String(numLabels)] : []), '--model', tinyModel, '--output', output, '--quiet',
+        ]);
+        expect(r.stderr).toBe('');
+        const written = await RawImage.read(join(output, `${images[i].file.replace(/\.[a-z]+$/, '')}_mask.png`));
+        const cliIds = Array.from({ length: written.width * written.height }, (_, p) => written.data[p * written.channels]);
+        const pipelineIds = new Array(cliIds.length).fill(0);
+        for (const segment of segments) {
+          const id = numLabels === null ? 255 : Number(segment.label.split('_')[1]);
+          segment.mask.data.forEach((v, p) => {
+            if (v === 255) pipelineIds[p] = id;
+          });
+        }
+        expect(cliIds, `${c.name} image ${i}`).toEqual(pipelineIds);
+      }
+    } finally {
+      await segmenter.dispose();
+    }
+  });
+});
+
 describe('seggpt segment', () => {
   const examples = JSON.parse(readFileSync(join(EXAMPLES, 'examples.json'), 'utf8')).examples as any[];
 
@@ -157,6 +203,8 @@ describe('seggpt segment', () => {
       join(EXAMPLES, ex.files.prompt_image),
       '--prompt-mask',
       join(EXAMPLES, ex.files.prompt_mask),
+      '--embedding-type',
+      ex.embedding_type,
       '--output',
       output,
     ]);
@@ -189,6 +237,8 @@ describe('seggpt segment', () => {
       '--prompt-mask',
       join(EXAMPLES, files.prompt_mask_0),
       join(EXAMPLES, files.prompt_mask_1),
+      '--embedding-type',
+      ex.embedding_type,
       '--output',
       output,
     ]);
@@ -207,10 +257,70 @@ describe('seggpt segment', () => {
     mkdirSync(frames);
     for (let i = 1; i <= 3; i++) copyFileSync(join(EXAMPLES, ex.files.query_image), join(frames, `frame${i}.png`));
     const output = join(work, 'segment-frames');
-    const r = await run(['segment', '--frames', frames, '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', join(EXAMPLES, ex.files.prompt_mask), '--output', output]);
+    const prompt = ['--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', join(EXAMPLES, ex.files.prompt_mask)];
+    const summaries = (folder: string) => [1, 2, 3].map((i) => JSON.parse(readFileSync(join(folder, `frame${i}.json`), 'utf8')));
+    const r = await run(['segment', '--frames', frames, ...prompt, '--output', output]);
     expect(r.code).toBe(0);
-    const prompts = [1, 2, 3].map((i) => JSON.parse(readFileSync(join(output, `frame${i}.json`), 'utf8')).prompts);
-    expect(prompts).toEqual([1, 2, 2]);
+    expect(summaries(output).map((s) => [s.prompts, s.feature_ensemble])).toEqual([[1, false], [2, true], [3, true]]);
+    const short = await run(['segment', '--frames', frames, ...prompt, '--memory', '1', '--output', `${output}-1`]);
+    expect(short.code).toBe(0);
+    expect(summaries(`${output}-1`).map((s) => s.prompts)).toEqual([1, 2, 2]);
+    const misplaced = await run(['segment', join(frames, 'frame1.png'), ...prompt, '--memory', '1', '--output', `${output}-x`]);
+    expect(misplaced.code).toBe(1);
+    expect(misplaced.stderr).toMatch(/--memory applies to video: give --frames/);
+  });
+
+  test("the default embedding type is the model's (instance), as in the pipeline", async () => {
+    const ex = examples.find((e) => e.name === 'ex1');
+    const output = join(work, 'segment-default-type');
+    const r = await run(['segment', join(EXAMPLES, ex.files.query_image), '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', join(EXAMPLES, ex.files.prompt_mask), '--output', output]);
+    expect(r.code).toBe(0);
+    const stem = ex.files.query_image.replace(/\.png$/, '');
+    expect(JSON.parse(readFileSync(join(output, `${stem}.json`), 'utf8')).embedding_type).toBe('instance');
+  });
+
+  test('RGB prompt masks work as --help says; --num-labels writes class ids into the mask PNG', async () => {
+    const ex = examples.find((e) => e.name === 'ex1');
+    const grey = await RawImage.read(join(EXAMPLES, ex.files.prompt_mask));
+    // The same object painted in palette colour 1 of num_labels 2 (255, 255, 255) is white, so use a red mask for RGB.
+    const red = new Uint8ClampedArray(grey.width * grey.height * 3);
+    for (let i = 0; i < grey.width * grey.height; i++) if (grey.data[i * grey.channels] > 127) red[i * 3] = 255;
+    const rgbMask = join(work, 'red_mask.png');
+    await new RawImage(red, grey.width, grey.height, 3).save(rgbMask);
+    const output = join(work, 'segment-rgb');
+    const query = join(EXAMPLES, ex.files.query_image);
+    const r = await run(['segment', query, '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', rgbMask, '--output', output]);
+    expect(r.stderr).not.toMatch(/^error/m);
+    expect(r.code).toBe(0);
+
+    const classMap = new Uint8ClampedArray(grey.width * grey.height);
+    for (let i = 0; i < classMap.length; i++) classMap[i] = grey.data[i * grey.channels] > 127 ? 2 : 0;
+    const classMask = join(work, 'class_mask.png');
+    await new RawImage(classMap, grey.width, grey.height, 1).save(classMask);
+    const classes = await run(['segment', query, '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', classMask, '--num-labels', '2', '--output', `${output}-classes`]);
+    expect(classes.code).toBe(0);
+    const stem = ex.files.query_image.replace(/\.png$/, '');
+    const written = await RawImage.read(join(`${output}-classes`, `${stem}_mask.png`));
+    const values = new Set(Array.from({ length: written.width * written.height }, (_, i) => written.data[i * written.channels]));
+    expect([...values].every((v) => v <= 2)).toBe(true);
+    expect(values.has(2)).toBe(true);
+    const summary = JSON.parse(readFileSync(join(`${output}-classes`, `${stem}.json`), 'utf8'));
+    expect(summary.labels.map((l: { label: number }) => l.label)).toEqual([...values].sort((a, b) => a - b));
+  });
+
+  test('inputs with the same file name in different folders get their own outputs', async () => {
+    const ex = examples.find((e) => e.name === 'ex1');
+    for (const folder of ['a', 'b']) {
+      mkdirSync(join(work, 'same-name', folder), { recursive: true });
+      copyFileSync(join(EXAMPLES, folder === 'a' ? ex.files.query_image : 'ex3_query_image.png'), join(work, 'same-name', folder, 'query.png'));
+    }
+    const output = join(work, 'segment-same-name');
+    const r = await run(['segment', join(work, 'same-name', 'a', 'query.png'), join(work, 'same-name', 'b', 'query.png'), '--prompt-image', join(EXAMPLES, ex.files.prompt_image), '--prompt-mask', join(EXAMPLES, ex.files.prompt_mask), '--output', output]);
+    expect(r.code).toBe(0);
+    const a = JSON.parse(readFileSync(join(output, 'a_query.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(join(output, 'b_query.json'), 'utf8'));
+    expect([a.image, b.image]).toEqual([join(work, 'same-name', 'a', 'query.png'), join(work, 'same-name', 'b', 'query.png')]);
+    expect(readdirSync(output).filter((f) => f.startsWith('.'))).toEqual([]); // no temporary files left
   });
 
   test('warns when a mask has another aspect ratio than its prompt image', async () => {

@@ -123,7 +123,7 @@ describe('parseSegGPTConfig', () => {
     ['hidden_size not divisible by heads', { hidden_size: 30 }, 'hidden_size', 'num_attention_heads=4'],
     ['image_size height not a patch multiple', { image_size: [120, 64] }, 'image_size', 'patch_size=16'],
     ['image_size width not a patch multiple', { image_size: [128, 60] }, 'image_size', '[1] = 60'],
-    ['odd number of patch rows', { image_size: [144, 64] }, 'image_size', 'even'],
+    ['odd canvas height (two equal images cannot stack)', { image_size: [143, 66], patch_size: 11, pretrain_image_size: 66 }, 'image_size', 'even'],
     ['image_size with three values', { image_size: [128, 64, 3] }, 'image_size', '[128,64,3]'],
     ['image_size with zero', { image_size: [0, 64] }, 'image_size', 'positive'],
     ['merge_index out of range', { merge_index: 4, intermediate_hidden_state_indices: [3] }, 'merge_index', 'num_hidden_layers=4'],

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { InputError, SegGPTImageProcessor } from '../src/index.node.js';
 import { get_palette, MAX_NUM_LABELS, nearestInList, SegGPTPalette } from '../src/processors/seggpt_palette.js';
-import { DEFAULT_MAX_PIXELS } from '../src/processors/seggpt_inputs.js';
+import { DEFAULT_MAX_PIXELS } from '../src/processors/image_inputs.js';
 import { imageSizeFromHeader } from '../src/utils/image_header.js';
 import { TINY } from './support/fixtures.js';
 

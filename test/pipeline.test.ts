@@ -140,7 +140,7 @@ describe("pipeline('image-segmentation', seggptFolder)", () => {
 
   it('keeps concurrent calls apart (same results as one at a time)', async () => {
     const calls = cases.map(callOf);
-    const sequential = [];
+    const sequential: (SegGPTSegment[] | SegGPTSegment[][])[] = [];
     for (const call of calls) sequential.push(await segmenter(call.images as never, call.options));
     const concurrent = await Promise.all(calls.map((call) => segmenter(call.images as never, call.options)));
     const flat = (r: SegGPTSegment[] | SegGPTSegment[][]) =>
@@ -159,7 +159,6 @@ describe("pipeline('image-segmentation', seggptFolder)", () => {
       [image, { prompt_images: [prompt, prompt], prompt_masks: [mask] }],
       [image, { prompt_images: [prompt], prompt_masks: [mask], prompt_image: prompt }],
       [image, { prompt_images: [prompt], prompt_masks: [mask], embedding_type: 'panoptic' }],
-      [[image, image], { prompt_images: [prompt], prompt_masks: [mask], feature_ensemble: true }],
       [image, { prompt_images: [prompt, prompt], prompt_masks: [mask, mask], feature_ensemble: false }],
       [[image, image, image], { prompt_images: [prompt, prompt], prompt_masks: [mask, mask] }],
       [image, { prompt_images: [prompt], prompt_masks: [mask], num_labels: 2, labels: ['a'] }],

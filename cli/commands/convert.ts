@@ -2,7 +2,8 @@ import { convertCheckpoint } from '../../src/conversion/node/convert.js';
 import { SUPPORTED_DTYPES } from '../../src/conversion/variants.js';
 import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
-import { formatBytes, type Progress } from '../progress.js';
+import { formatBytes } from '../../src/utils/format_bytes.js';
+import type { Progress } from '../progress.js';
 
 export const convertSpec: CommandSpec = {
   name: 'convert',

@@ -1,7 +1,8 @@
 import { publishModel } from '../../src/conversion/hub/publish.js';
 import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
-import { formatBytes, type Progress } from '../progress.js';
+import { formatBytes } from '../../src/utils/format_bytes.js';
+import type { Progress } from '../progress.js';
 
 export const publishSpec: CommandSpec = {
   name: 'publish',

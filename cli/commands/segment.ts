@@ -1,14 +1,27 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
-import { BackendError, InputError, SegGPTError, SegGPTForImageSegmentation, SegGPTImageProcessor, SEGGPT_DEFAULT_MODEL } from '../../src/index.node.js';
+import {
+  BackendError,
+  DEFAULT_MEMORY,
+  InputError,
+  SegGPTError,
+  SegGPTForImageSegmentation,
+  SegGPTImageProcessor,
+  SegGPTSegmenter,
+  SEGGPT_DEFAULT_MODEL,
+  type SegGPTPrediction,
+  type SegGPTSegmentOptions,
+} from '../../src/index.node.js';
+import { SUPPORTED_DTYPES } from '../../src/conversion/variants.js';
+import { hasImageSignature, IMAGE_HEADER_BYTES } from '../../src/utils/image_header.js';
 import { intOption, listOption, stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
-import { classMapOf, maskImage, overlayImage, savePng, type ClassMap } from '../render.js';
+import { MAX_PNG_CLASS_ID, maskImage, overlayImage, savePng } from '../render.js';
 import { configureLoading, resolveModelSource } from '../model_source.js';
 import type { Progress } from '../progress.js';
 
-const DTYPES = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16'];
+const DTYPES: readonly string[] = SUPPORTED_DTYPES;
 const DEVICES = ['cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff', '.avif']);
 
@@ -16,14 +29,17 @@ export const segmentSpec: CommandSpec = {
   name: 'segment',
   summary:
     'Segment images from examples: each prompt image with its prompt mask shows what to find. Several prompts mean few-shot ' +
-    '(feature ensemble); several images are segmented one after another. Writes <name>_mask.png, <name>_overlay.png and <name>.json per image.',
+    '(feature ensemble); several images are segmented one after another. Writes <name>_mask.png (0/255, or class ids with ' +
+    '--num-labels), <name>_overlay.png and <name>.json per image; inputs with the same file name get their folder in <name>.',
   usage: 'seggpt segment <image...> --prompt-image <file...> --prompt-mask <file...> [options]',
   options: {
     'prompt-image': { kind: 'list', value: '<file...>', description: 'example image(s)' },
-    'prompt-mask': { kind: 'list', value: '<file...>', description: 'mask of each example: 1-channel (0 = background) or RGB' },
-    'num-labels': { kind: 'string', value: '<n>', description: 'masks are class maps 0..n (palette colouring); output is a class map' },
-    'embedding-type': { kind: 'string', value: 'semantic|instance', description: 'type token', default: 'semantic' },
-    'feature-ensemble': { kind: 'boolean', description: 'force feature ensemble (on by default with several prompts)' },
+    'prompt-mask': { kind: 'list', value: '<file...>', description: 'mask of each example: black/white for one object, a 1-channel class map (0 = background) with --num-labels, or RGB colours' },
+    'num-labels': { kind: 'string', value: '<n>', description: 'masks are class maps 0..n (palette colouring); the mask PNG then holds the class ids' },
+    'embedding-type': { kind: 'string', value: 'semantic|instance', description: "type token (default: the model's, instance)" },
+    'feature-ensemble': { kind: 'boolean', description: 'average over the prompts also with one prompt (on by default with several prompts)' },
+    threshold: { kind: 'string', value: '<0..1>', description: 'binary masks: grey level / 255 above which a pixel is the object', default: '0.5' },
+    'max-pixels': { kind: 'string', value: '<n>', description: 'refuse image files declaring more pixels, before decoding (default: 67108864, 8192²)' },
     model: { kind: 'string', value: '<id|folder>', description: 'hub id or folder: converted, or a Hugging Face checkpoint (converted on first use and cached); "seggpt" = BAAI/seggpt-vit-large (default: the bundled seggpt-shapes demo model)' },
     revision: { kind: 'string', value: '<rev>', description: 'branch, tag or commit of a hub model', default: 'main' },
     'hub-url': { kind: 'string', value: '<url>', description: 'hub to load ids from (default: $HF_ENDPOINT, else https://huggingface.co)' },
@@ -32,7 +48,8 @@ export const segmentSpec: CommandSpec = {
     device: { kind: 'string', value: '<device>', description: `${DEVICES.join(', ')}`, default: 'cpu' },
     dtype: { kind: 'string', value: '<dtype>', description: `${DTYPES.join(', ')}`, default: 'fp32' },
     output: { kind: 'string', value: '<folder>', description: 'where to write the pictures and summaries', default: 'seggpt-output' },
-    frames: { kind: 'string', value: '<folder>', description: 'segment a frame sequence in name order, each earlier prediction becoming an extra prompt (video mode)' },
+    frames: { kind: 'string', value: '<folder>', description: 'video: segment the frames in name order, the last --memory predictions joining the prompts' },
+    memory: { kind: 'string', value: '<k>', description: 'video: earlier predictions kept as prompts, oldest dropped first', default: String(DEFAULT_MEMORY) },
     quiet: { kind: 'boolean', description: 'no progress output' },
     help: { kind: 'boolean', description: 'show this help' },
   },
@@ -60,6 +77,14 @@ interface Summary {
   seconds: number;
 }
 
+function numberOption(args: ParsedArgs, name: string): number | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InputError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
 export async function runSegment(args: ParsedArgs, progress: Progress): Promise<void> {
   const promptImagePaths = listOption(args, 'prompt-image');
   const promptMaskPaths = listOption(args, 'prompt-mask');
@@ -75,16 +100,32 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
   if (framesDir && args.positionals.length) throw new InputError('give either images or --frames <folder>, not both');
   const numLabels = intOption(args, 'num-labels');
   if (numLabels === 0) throw new InputError('--num-labels must be at least 1 (the number of classes besides background)');
-  const embeddingType = stringOption(args, 'embedding-type') ?? 'semantic';
-  if (embeddingType !== 'semantic' && embeddingType !== 'instance') throw new InputError(`--embedding-type must be semantic or instance, got "${embeddingType}"`);
+  if (numLabels !== undefined && numLabels > MAX_PNG_CLASS_ID) {
+    throw new InputError(`--num-labels ${numLabels} is more than a 16-bit mask PNG holds (${MAX_PNG_CLASS_ID}); use the JavaScript API for more classes`);
+  }
+  const embeddingType = stringOption(args, 'embedding-type');
+  if (embeddingType !== undefined && embeddingType !== 'semantic' && embeddingType !== 'instance') {
+    throw new InputError(`--embedding-type must be semantic or instance, got "${embeddingType}"`);
+  }
   const dtype = stringOption(args, 'dtype') ?? 'fp32';
   if (!DTYPES.includes(dtype)) throw new InputError(`unknown --dtype "${dtype}": use one of ${DTYPES.join(', ')}`);
   const device = stringOption(args, 'device') ?? 'cpu';
   if (!DEVICES.includes(device)) throw new InputError(`unknown --device "${device}": use one of ${DEVICES.join(', ')}`);
+  const memory = intOption(args, 'memory');
+  if (args.options.memory !== String(DEFAULT_MEMORY) && !framesDir) throw new InputError('--memory applies to video: give --frames <folder> too');
   const outputDir = resolve(stringOption(args, 'output') ?? 'seggpt-output');
+  const outputNames = uniqueNames(imagePaths);
+  for (const path of [...imagePaths, ...promptImagePaths, ...promptMaskPaths]) checkImageFile(path);
 
-  const [images, promptImages, promptMasks] = await Promise.all([readAll(imagePaths), readAll(promptImagePaths), readAll(promptMaskPaths)]);
-  promptImages.forEach((image, i) => warnOnAspectMismatch(image, promptMasks[i], promptImagePaths[i], promptMaskPaths[i], progress));
+  const options: SegGPTSegmentOptions = {
+    prompt_images: promptImagePaths,
+    prompt_masks: promptMaskPaths,
+    num_labels: numLabels ?? null,
+    embedding_type: embeddingType as SegGPTSegmentOptions['embedding_type'],
+    ...(args.options['feature-ensemble'] ? { feature_ensemble: true } : {}),
+    threshold: numberOption(args, 'threshold'),
+    ...(args.options['max-pixels'] !== undefined && { max_pixels: intOption(args, 'max-pixels') }),
+  };
 
   const modelArg = stringOption(args, 'model');
   configureLoading({ hubUrl: stringOption(args, 'hub-url'), cacheDir: stringOption(args, 'cache-dir') });
@@ -111,36 +152,23 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
   progress.finish();
 
   await mkdir(outputDir, { recursive: true });
-  const featureEnsemble = Boolean(args.options['feature-ensemble']) || promptImages.length > 1 || Boolean(framesDir);
-  const propagated: { image: RawImage; mask: RawImage }[] = [];
+  const segmenter = new SegGPTSegmenter(model, processor, { warn: (message) => progress.line(`warning: ${message.replace(/^SegGPT: /, '')}`) });
+  const meta = { model: modelArg ?? 'seggpt-shapes (bundled demo)', dtype, device };
   try {
-    for (let i = 0; i < images.length; i++) {
-      const started = performance.now();
-      const image = images[i];
-      // Few-shot: the query is repeated once per prompt and the ensemble averages their features.
-      const prompts = [...promptImages.map((p, k) => ({ image: p, mask: promptMasks[k] })), ...propagated];
-      const inputs = await processor(
-        prompts.map(() => image),
-        { prompt_images: prompts.map((p) => p.image), prompt_masks: prompts.map((p) => p.mask), ...(numLabels ? { num_labels: numLabels } : {}) },
-      );
-      const outputs = await model(inputs, { embedding_type: embeddingType, feature_ensemble: featureEnsemble && prompts.length > 1 ? true : Boolean(args.options['feature-ensemble']) });
-      // Every row of a few-shot batch carries the same (ensembled) answer: row 0 is the result.
-      const [result] = processor.post_process_semantic_segmentation(outputs, prompts.map((): [number, number] => [image.height, image.width]), numLabels ?? undefined);
-      const map = classMapOf(result.segmentation as unknown as { data: ArrayLike<number>; dims: number[] }, numLabels);
-      const summary = await writeResult(outputDir, imagePaths[i], image, map, numLabels, {
-        model: modelArg ?? 'seggpt-shapes (bundled demo)',
-        dtype,
-        device,
-        embedding_type: embeddingType,
-        feature_ensemble: featureEnsemble,
-        prompts: prompts.length,
-        seconds: (performance.now() - started) / 1000,
-      });
-      progress.line(`${imagePaths[i]} → ${summary.mask}, ${summary.overlay} (${summary.labels.filter((l) => l.label !== 0).map((l) => `label ${l.label}: ${(l.fraction * 100).toFixed(1)}%`).join(', ') || 'nothing found'})`);
-      if (framesDir) {
-        // Video mode: the latest prediction joins the prompts for the next frame (the first frame's prompts stay).
-        propagated.splice(0, propagated.length, { image, mask: maskForPrompt(map, numLabels) });
-      }
+    // Images one after another (each its own run), or the frames as one video.
+    const predictions: AsyncIterable<SegGPTPrediction> = framesDir
+      ? segmenter.propagate(imagePaths, { ...options, memory })
+      : (async function* () {
+          for (const path of imagePaths) yield (await segmenter.segment(path, options))[0];
+        })();
+    let i = 0;
+    let started = performance.now();
+    for await (const prediction of predictions) {
+      const summary = await writeResult(outputDir, outputNames[i], imagePaths[i], prediction, { ...meta, seconds: (performance.now() - started) / 1000 });
+      const found = summary.labels.filter((l) => l.label !== 0).map((l) => `label ${l.label}: ${(l.fraction * 100).toFixed(1)}%`);
+      progress.line(`${imagePaths[i]} → ${summary.mask}, ${summary.overlay} (${found.join(', ') || 'nothing found'})`);
+      i++;
+      started = performance.now();
     }
   } finally {
     await model.dispose();
@@ -156,64 +184,92 @@ function frameFiles(folder: string): string[] {
   return files.map((f) => join(folder, f));
 }
 
-async function readAll(paths: string[]): Promise<RawImage[]> {
-  return Promise.all(
-    paths.map(async (path) => {
-      if (!existsSync(path)) throw new InputError(`${path} does not exist: check the path`);
-      if (statSync(path).isDirectory()) throw new InputError(`${path} is a folder: pass image files (or --frames <folder> for a sequence)`);
-      try {
-        return await RawImage.read(path);
-      } catch (error) {
-        throw new InputError(`${path} is not an image that can be decoded (PNG, JPEG, WebP, …): ${(error as Error).message.split('\n')[0]}`);
-      }
-    }),
-  );
-}
-
-function warnOnAspectMismatch(image: RawImage, mask: RawImage, imagePath: string, maskPath: string, progress: Progress): void {
-  const a = image.width / image.height;
-  const b = mask.width / mask.height;
-  if (Math.abs(a - b) / a > 0.01) {
-    progress.line(
-      `warning: ${maskPath} (${mask.width}×${mask.height}) has another aspect ratio than ${imagePath} (${image.width}×${image.height}); both are resized to the model's input size, so the mask may not line up`,
-    );
+/** Fails before the model loads on what is surely wrong: a missing file, a folder, bytes no image format starts with. */
+function checkImageFile(path: string): void {
+  if (!existsSync(path)) throw new InputError(`${path} does not exist: check the path`);
+  if (statSync(path).isDirectory()) throw new InputError(`${path} is a folder: pass image files (or --frames <folder> for a sequence)`);
+  const head = Buffer.alloc(Math.min(IMAGE_HEADER_BYTES, 64 * 1024));
+  const fd = openSync(path, 'r');
+  let length: number;
+  try {
+    length = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!hasImageSignature(head.subarray(0, length))) {
+    throw new InputError(`${path} is not an image that can be decoded: use PNG, JPEG, WebP, GIF, BMP or TIFF`);
   }
 }
 
-/** A prediction turned back into a prompt mask (binary 0/255, or class ids for num_labels). */
-function maskForPrompt(map: ClassMap, numLabels: number | undefined): RawImage {
-  const data = new Uint8ClampedArray(map.ids.length);
-  for (let i = 0; i < data.length; i++) data[i] = numLabels === undefined ? (map.ids[i] ? 255 : 0) : map.ids[i];
-  return new RawImage(data, map.width, map.height, 1);
+/**
+ * Output names, one per input: the file name without its extension, prefixed with its folders (as many as it takes)
+ * where two inputs share a name, so no result overwrites another.
+ */
+export function uniqueNames(paths: readonly string[]): string[] {
+  const parts = paths.map((p) => resolve(p).split(/[\\/]+/).filter(Boolean));
+  const stems = parts.map((segments) => basename(segments[segments.length - 1], extname(segments[segments.length - 1])));
+  const names = stems.map((stem) => stem);
+  for (let depth = 1; ; depth++) {
+    const counts = new Map<string, number>();
+    for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+    const clashing = names.map((name) => (counts.get(name) ?? 0) > 1);
+    if (!clashing.some(Boolean)) return names;
+    let changed = false;
+    names.forEach((_, i) => {
+      if (!clashing[i]) return;
+      const folders = parts[i].slice(0, -1);
+      if (depth > folders.length) return;
+      names[i] = [...folders.slice(folders.length - depth), stems[i]].join('_');
+      changed = true;
+    });
+    if (!changed) return names.map((name, i) => (clashing[i] ? `${name}_${i + 1}` : name)); // the same path twice
+  }
+}
+
+/** Writes beside the target and renames, so an interrupted run never leaves a half-written file under the real name. */
+async function writeAtomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp${extname(path)}`);
+  try {
+    await write(tmp);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
 }
 
 async function writeResult(
   folder: string,
+  name: string,
   imagePath: string,
-  image: RawImage,
-  map: ClassMap,
-  numLabels: number | undefined,
-  meta: Omit<Summary, 'image' | 'width' | 'height' | 'mask' | 'overlay' | 'num_labels' | 'labels'>,
+  prediction: SegGPTPrediction,
+  meta: Pick<Summary, 'model' | 'dtype' | 'device' | 'seconds'>,
 ): Promise<Summary> {
-  const stem = basename(imagePath, extname(imagePath));
-  const mask = join(folder, `${stem}_mask.png`);
-  const overlay = join(folder, `${stem}_overlay.png`);
-  await savePng(maskImage(map, numLabels), mask);
-  await savePng(overlayImage(image, map), overlay);
+  const image = await RawImage.read(imagePath);
+  const mask = join(folder, `${name}_mask.png`);
+  const overlay = join(folder, `${name}_overlay.png`);
+  await writeAtomically(mask, (tmp) => savePng(maskImage(prediction), tmp));
+  await writeAtomically(overlay, (tmp) => savePng(overlayImage(image, prediction), tmp));
   const counts = new Map<number, number>();
-  for (const id of map.ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  const total = map.ids.length;
+  for (const id of prediction.ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const total = prediction.ids.length;
   const summary: Summary = {
     image: resolve(imagePath),
-    width: image.width,
-    height: image.height,
+    width: prediction.width,
+    height: prediction.height,
     mask,
     overlay,
-    ...meta,
-    num_labels: numLabels ?? null,
+    model: meta.model,
+    dtype: meta.dtype,
+    device: meta.device,
+    embedding_type: prediction.embedding_type,
+    feature_ensemble: prediction.feature_ensemble,
+    prompts: prediction.prompts,
+    num_labels: prediction.num_labels,
     labels: [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([label, pixels]) => ({ label, pixels, fraction: pixels / total })),
+    seconds: meta.seconds,
   };
-  await writeFile(join(folder, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
+  await writeAtomically(join(folder, `${name}.json`), (tmp) => writeFile(tmp, JSON.stringify(summary, null, 2) + '\n'));
   return summary;
 }
 

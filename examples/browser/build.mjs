@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the browser demo into examples/browser/dist/ (self-contained: serve examples/browser/ with any static server):
-//   dist/demo.js          the page's TypeScript (examples/browser/src) and the library, bundled by esbuild
+//   dist/demo.js          the page's TypeScript (examples/browser/src), bundled by esbuild
+//   dist/worker.js        the module worker that runs SegGPT: the library and the model work
 //   dist/ort/             ONNX Runtime Web's WebAssembly files, so nothing is fetched from a CDN
 //   dist/shapes/          the seggpt-shapes example tasks (examples/shapes)
 //   dist/models/seggpt-shapes/   the demo model converted from models/seggpt-shapes (skipped when present)
@@ -22,8 +23,8 @@ const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threade
 /** Bundles the page script. */
 async function bundlePage(outdir) {
   await esbuild.build({
-    entryPoints: [join(here, 'src', 'main.ts')],
-    outfile: join(outdir, 'demo.js'),
+    entryPoints: { demo: join(here, 'src', 'main.ts'), worker: join(here, 'src', 'worker.ts') },
+    outdir,
     bundle: true,
     format: 'esm',
     platform: 'browser',

@@ -99,8 +99,8 @@ const DROPPED_KEYS = new Set<string>([INDICES_ALIAS, 'normalized_config']);
  * Whether the patch grid has an even number of rows. The feature ensemble splits the rows into prompt and answer
  * halves; the reference fails on an odd count, so such checkpoints run without it.
  */
-export function supportsFeatureEnsemble(config: Pick<SegGPTConfigFields, 'image_size' | 'patch_size'>): boolean {
-  return (config.image_size[0] / config.patch_size) % 2 === 0;
+export function supportsFeatureEnsemble(config: SegGPTConfigFields): boolean {
+  return segGPTGeometry(config).grid_h % 2 === 0;
 }
 
 /**
@@ -303,17 +303,26 @@ function readIndices(source: string, obj: RawObject): number[] {
   });
 }
 
-/** head_dim and the patch grid, derived once for the converter. */
-export function segGPTGeometry(config: SegGPTConfigFields): {
-  head_dim: number;
+/** The sizes every part derives from the config: one prompt or query image, the canvas's patch grid, the heads. */
+export interface SegGPTGeometry {
+  /** Height and width of one prompt or query image (the canvas stacks two: image_size = [2 · height, width]). */
+  image_height: number;
+  image_width: number;
+  /** Patch grid of the whole canvas (prompt over query). */
   grid_h: number;
   grid_w: number;
+  head_dim: number;
+  /** Side of the square grid the position embeddings were trained on. */
   pretrain_grid: number;
-} {
+}
+
+export function segGPTGeometry(config: Pick<SegGPTConfigFields, 'image_size' | 'patch_size' | 'hidden_size' | 'num_attention_heads' | 'pretrain_image_size'>): SegGPTGeometry {
   return {
-    head_dim: config.hidden_size / config.num_attention_heads,
+    image_height: config.image_size[0] / 2,
+    image_width: config.image_size[1],
     grid_h: config.image_size[0] / config.patch_size,
     grid_w: config.image_size[1] / config.patch_size,
+    head_dim: config.hidden_size / config.num_attention_heads,
     pretrain_grid: config.pretrain_image_size / config.patch_size,
   };
 }

@@ -1,4 +1,4 @@
-import { asObject, checkNesting, configError, passThrough, readBool, readInt, readNumber, type RawObject } from './validate.js';
+import { asObject, channelTriple, checkNesting, configError, passThrough, readBool, readInt, readNumber, type RawObject } from './validate.js';
 
 /** `preprocessor_config.json` of a SegGPT checkpoint (HF `SegGptImageProcessor`). */
 export interface SegGPTPreprocessorConfigFields {
@@ -104,10 +104,7 @@ function readTriple(
   check: (n: number) => boolean,
   what: string,
 ): [number, number, number] {
-  // HF accepts one float for all channels.
-  const list = typeof value === 'number' ? [value, value, value] : value;
-  if (!Array.isArray(list) || list.length !== 3 || !list.every((n) => typeof n === 'number' && check(n))) {
-    throw configError(source, field, value, `must be 3 ${what} (one per RGB channel)`, 'e.g. the ImageNet values of SegGptImageProcessor');
-  }
-  return [list[0], list[1], list[2]];
+  const triple = channelTriple(value, check);
+  if (!triple) throw configError(source, field, value, `must be 3 ${what} (one per RGB channel)`, 'e.g. the ImageNet values of SegGptImageProcessor');
+  return triple;
 }

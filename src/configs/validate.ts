@@ -4,6 +4,16 @@ import { SegGPTConfigError } from '../errors.js';
 
 export type RawObject = Record<string, unknown>;
 
+/**
+ * One number per RGB channel, as HF accepts it (a single number stands for all three); null when `value` is neither
+ * a number nor three numbers that pass `check`.
+ */
+export function channelTriple(value: unknown, check: (n: number) => boolean): [number, number, number] | null {
+  const list = typeof value === 'number' ? [value, value, value] : value;
+  if (!Array.isArray(list) || list.length !== 3 || !list.every((n) => typeof n === 'number' && check(n))) return null;
+  return [list[0], list[1], list[2]];
+}
+
 /** Longest rendering of a value in a message. */
 const DESCRIBE_LIMIT = 80;
 

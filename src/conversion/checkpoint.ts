@@ -2,7 +2,7 @@
  * Checkpoint → ONNX files, on byte sources and sinks (no file system): what `seggpt convert` writes to a folder and
  * what a first load by hub id builds in memory for Transformers.js are the same bytes.
  */
-import { parseSegGPTConfig, segGPTConfigToJSON, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { parseSegGPTConfig, segGPTConfigToJSON, segGPTGeometry, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
 import { parseSegGPTPreprocessorConfig, type SegGPTPreprocessorConfigFields } from '../configs/seggpt_preprocessor_config.js';
 import { CheckpointError } from '../errors.js';
 import { readText, type CheckpointFiles } from './byte_source.js';
@@ -206,11 +206,11 @@ async function readJson(files: CheckpointFiles, file: string): Promise<unknown> 
 }
 
 function checkProcessorMatchesModel(config: SegGPTConfigFields, size: { height: number; width: number }, source: string): void {
-  const [canvasH, canvasW] = config.image_size;
-  if (size.height * 2 !== canvasH || size.width !== canvasW) {
+  const { image_height: height, image_width: width } = segGPTGeometry(config);
+  if (size.height !== height || size.width !== width) {
     throw new CheckpointError(
-      `${source}: size ${size.height}×${size.width} does not fit the model's image_size ${canvasH}×${canvasW} (prompt over query): ` +
-        `set size to {"height": ${canvasH / 2}, "width": ${canvasW}}`,
+      `${source}: size ${size.height}×${size.width} does not fit the model's image_size ${config.image_size[0]}×${config.image_size[1]} (prompt over query): ` +
+        `set size to {"height": ${height}, "width": ${width}}`,
     );
   }
 }

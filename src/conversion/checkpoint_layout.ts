@@ -1,4 +1,4 @@
-import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { segGPTGeometry, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
 import { describeValue } from '../configs/validate.js';
 import { CheckpointError } from '../errors.js';
 import type { CheckpointWeights } from './safetensors.js';
@@ -14,11 +14,8 @@ export interface ExpectedTensor {
  */
 export function expectedTensors(config: SegGPTConfigFields): ExpectedTensor[] {
   const hidden = config.hidden_size;
-  const headDim = hidden / config.num_attention_heads;
   const patch = config.patch_size;
-  const gridH = config.image_size[0] / patch;
-  const gridW = config.image_size[1] / patch;
-  const pretrainGrid = config.pretrain_image_size / patch;
+  const { head_dim: headDim, grid_h: gridH, grid_w: gridW, pretrain_grid: pretrainGrid } = segGPTGeometry(config);
   const decoder = config.decoder_hidden_size;
   const tensors: ExpectedTensor[] = [];
   const add = (name: string, shape: number[]): void => {

@@ -11,16 +11,13 @@
  *   embedding_type: int64 [1] (0 = semantic, 1 = instance); feature_ensemble: bool [1]
  *   pred_masks: float32 [batch, 3, 2h, w]; last_hidden_state: float32 [batch, 2h/p, w/p, hidden]
  */
-import { type SegGPTConfigFields, supportsFeatureEnsemble } from '../configs/seggpt_config_fields.js';
+import { type SegGPTConfigFields, segGPTGeometry, supportsFeatureEnsemble } from '../configs/seggpt_config_fields.js';
 import { bytesOf, DataType, Graph } from './onnx/graph.js';
 import { activation, add, concat, layerNorm, matmul, mul, reshape, slice, transpose } from './onnx/ops.js';
 import { bicubicResizeHWC, linearResizeRows } from './torch_interpolate.js';
-import { type WeightPlan, fp32Plan } from './weight_plan.js';
+import { type WeightPlan, type WeightReader, fp32Plan } from './weight_plan.js';
 
-/** What the builder needs from a checkpoint: float32 tensors by name. */
-export interface WeightReader {
-  readFloat32(name: string): Promise<Float32Array>;
-}
+export type { WeightReader } from './weight_plan.js';
 
 export const OPSET = 17;
 
@@ -49,17 +46,16 @@ interface Ctx {
 }
 
 export function geometryOf(config: SegGPTConfigFields): Geometry {
-  const [canvasH, w] = config.image_size;
-  const p = config.patch_size;
+  const g = segGPTGeometry(config);
   return {
-    h: canvasH / 2,
-    w,
-    p,
-    gh: canvasH / p,
-    gw: w / p,
+    h: g.image_height,
+    w: g.image_width,
+    p: config.patch_size,
+    gh: g.grid_h,
+    gw: g.grid_w,
     hidden: config.hidden_size,
     heads: config.num_attention_heads,
-    headDim: config.hidden_size / config.num_attention_heads,
+    headDim: g.head_dim,
   };
 }
 

@@ -1,4 +1,4 @@
-import { segGPTConfigToJSON, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import { segGPTConfigToJSON, segGPTGeometry, type SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
 import {
   parseSegGPTPreprocessorConfig,
   segGPTPreprocessorConfigToJSON,
@@ -78,7 +78,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** The config.json and preprocessor_config.json of a synthetic checkpoint (default preprocessor: HF defaults at image_size[0]/2 × image_size[1]). */
 export function syntheticConfigFiles(config: SegGPTConfigFields, preprocessor?: object): { 'config.json': string; 'preprocessor_config.json': string } {
   const processor = parseSegGPTPreprocessorConfig(
-    preprocessor ?? { ...SEGGPT_PREPROCESSOR_DEFAULTS, size: { height: config.image_size[0] / 2, width: config.image_size[1] } },
+    preprocessor ?? { ...SEGGPT_PREPROCESSOR_DEFAULTS, size: { height: segGPTGeometry(config).image_height, width: segGPTGeometry(config).image_width } },
     'options.preprocessor',
   );
   return {

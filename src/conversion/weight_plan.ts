@@ -17,7 +17,6 @@ import { bytesOf, DataType, type Graph } from './onnx/graph.js';
 import { toFloat16Array, toFloat16Bits } from './float16.js';
 import { add, layerNorm, matmul } from './onnx/ops.js';
 import { quantizeBlockwise4, quantizePerChannel8, sharedParts, TRANSPOSE_TILE } from './quantize.js';
-import type { WeightReader } from './seggpt_graph.js';
 
 export interface NormParams {
   weight: string;
@@ -60,6 +59,12 @@ export interface PlanSpec {
   dtype: string;
   activations: 'fp32' | 'fp16';
   linear: LinearKind;
+}
+
+
+/** What the graph builder and the weight plans need from a checkpoint: float32 tensors by name. */
+export interface WeightReader {
+  readFloat32(name: string): Promise<Float32Array>;
 }
 
 /** MatMulNBits block size: 32 keeps 4-bit error low at ~5 bits per weight all told. */

@@ -15,12 +15,12 @@ import {
   type SegGPTEmbeddingType,
   type SegGPTForwardOptions,
   type SegGPTModelInputs,
-} from './seggpt_inputs.js';
+} from './model_inputs.js';
 import { describeLoadFailure } from '../loading/load_errors.js';
 import type { SegGPTPretrainedOptions } from '../loading/load_sessions.js';
 import { loadSegGPTSessions, runSegGPTSession, sessionInputNames } from './seggpt_session.js';
 
-export { SEGGPT_EMBEDDING_TYPES, type SegGPTEmbeddingType, type SegGPTForwardOptions, type SegGPTModelInputs } from './seggpt_inputs.js';
+export { SEGGPT_EMBEDDING_TYPES, type SegGPTEmbeddingType, type SegGPTForwardOptions, type SegGPTModelInputs } from './model_inputs.js';
 
 /** Turns whatever config the caller or AutoConfig produced into a validated SegGPTConfig. */
 export async function resolveSegGPTConfig(pretrained_model_name_or_path: string, options: PretrainedModelOptions): Promise<SegGPTConfig> {
@@ -146,7 +146,7 @@ export class SegGPTModel extends SegGPTPreTrainedModel {
  *
  * const processor = await SegGPTImageProcessor.from_pretrained('./seggpt-vit-large-onnx');
  * const model = await SegGPTForImageSegmentation.from_pretrained('./seggpt-vit-large-onnx', { dtype: 'fp32' });
- * const inputs = await processor('query.jpg', { prompt_images: 'prompt.jpg', prompt_masks: 'prompt_mask.png', num_labels: 1 });
+ * const inputs = await processor('query.jpg', { prompt_images: 'prompt.jpg', prompt_masks: 'prompt_classes.png', num_labels: 1 }); // class ids 0/1
  * const outputs = await model(inputs, { embedding_type: 'semantic' });
  * console.log(outputs.pred_masks.dims); // [ 1, 3, 896, 448 ]
  * const [{ labels }] = processor.post_process_semantic_segmentation(outputs, inputs.original_sizes, 1);

@@ -2,10 +2,19 @@ import { ImageSegmentationPipeline, Processor } from '@huggingface/transformers'
 
 import type { SegGPTForImageSegmentation } from '../models/modeling_seggpt.js';
 import type { SegGPTImageProcessor } from '../processors/image_processing_seggpt.js';
-import type { SegGPTImageInput } from '../processors/seggpt_inputs.js';
-import { segmentWithSegGPT, type SegGPTSegment, type SegGPTSegmentationOptions } from './seggpt_segment.js';
+import type { SegGPTImageInput } from '../processors/image_inputs.js';
+import {
+  propagateWithSegGPT,
+  segmentWithSegGPT,
+  type SegGPTPropagationOptions,
+  type SegGPTSegment,
+  type SegGPTSegmentationOptions,
+} from './seggpt_segment.js';
 
-export type { SegGPTSegment, SegGPTSegmentationOptions } from './seggpt_segment.js';
+export type { SegGPTPropagationOptions, SegGPTSegment, SegGPTSegmentationOptions } from './seggpt_segment.js';
+
+/** What a call returns for `images`: one list of segments for one image, a list of lists for an array. */
+export type SegGPTSegmentationResult<T> = T extends readonly unknown[] ? SegGPTSegment[][] : SegGPTSegment[];
 
 export interface SegGPTImageSegmentationPipelineArgs {
   task?: string;
@@ -26,9 +35,9 @@ const ImageSegmentationPipelineBase = ImageSegmentationPipeline as unknown as ne
   dispose(): Promise<void>;
 };
 
+// One generic signature rather than overloads: a mistyped option is then reported by name.
 export interface SegGPTImageSegmentationPipeline {
-  (image: SegGPTImageInput, options: SegGPTSegmentationOptions): Promise<SegGPTSegment[]>;
-  (images: readonly SegGPTImageInput[], options: SegGPTSegmentationOptions): Promise<SegGPTSegment[][]>;
+  <T extends SegGPTImageInput | readonly SegGPTImageInput[]>(images: T, options: SegGPTSegmentationOptions): Promise<SegGPTSegmentationResult<T>>;
 }
 
 /**
@@ -48,13 +57,13 @@ export interface SegGPTImageSegmentationPipeline {
  *
  * **Example:** Few-shot (several examples for one image, feature ensemble) with class-index masks.
  * ```javascript
- * const segments = await segmenter('street.jpg', {
+ * const classes = await segmenter('street.jpg', {
  *   prompt_images: ['a.jpg', 'b.jpg'],
  *   prompt_masks: ['a_classes.png', 'b_classes.png'], // 1-channel, 0 = background, 1 = road, 2 = car
  *   labels: ['road', 'car'],
  *   embedding_type: 'semantic',
  * });
- * console.log(segments.map((s) => s.label)); // e.g. [ 'road', 'car' ]
+ * console.log(classes.map((s) => s.label)); // e.g. [ 'road', 'car' ]
  * ```
  */
 export class SegGPTImageSegmentationPipeline extends ImageSegmentationPipelineBase {
@@ -67,5 +76,28 @@ export class SegGPTImageSegmentationPipeline extends ImageSegmentationPipelineBa
     options: SegGPTSegmentationOptions,
   ): Promise<SegGPTSegment[] | SegGPTSegment[][]> {
     return segmentWithSegGPT(this.model, this.processor, images, options);
+  }
+
+  /**
+   * Video: segments `frames` in order and yields each frame's segments as soon as they are ready. Frame t's prompts
+   * are `prompt_images`/`prompt_masks` plus the predictions of the previous `memory` frames (default 8, oldest
+   * dropped first), averaged by the feature ensemble as in the SegGPT paper; frame 0 equals a plain call.
+   *
+   * **Example:** Follow an object through a clip, from a mask of its first frame.
+   * ```javascript
+   * import { pipeline } from 'transformers-seggpt';
+   *
+   * const segmenter = await pipeline('seggpt', 'transformers-seggpt/seggpt-shapes');
+   * const frames = ['frame_000.png', 'frame_001.png', 'frame_002.png'];
+   * for await (const segments of segmenter.propagate(frames, { prompt_images: frames[0], prompt_masks: 'frame_000_mask.png' })) {
+   *   console.log(segments.map((s) => s.label)); // [ 'foreground' ] while the object is in view
+   * }
+   * ```
+   */
+  propagate(
+    frames: Iterable<SegGPTImageInput> | AsyncIterable<SegGPTImageInput>,
+    options: SegGPTPropagationOptions,
+  ): AsyncGenerator<SegGPTSegment[], void, undefined> {
+    return propagateWithSegGPT(this.model, this.processor, frames, options);
   }
 }

@@ -29,6 +29,13 @@ export function setDefaultSegGPTModel(model: string): void {
 
 export const SEGGPT_ALIAS = 'seggpt';
 
+/**
+ * Model names that name SegGPT (`'seggpt'`, `'BAAI/seggpt-vit-large'`, `'./seggpt-shapes-onnx'`, …): for these,
+ * `pipeline('image-segmentation', name)` is typed as the SegGPT pipeline. The type is a convenience only; at run time
+ * the checkpoint's config decides, whatever its name.
+ */
+export type SegGPTModelName = `${string}${'seggpt' | 'SegGPT' | 'SegGpt' | 'Seggpt'}${string}`;
+
 /** Loads the model (SegGPTForImageSegmentation) and its SegGPTImageProcessor, then builds the pipeline. */
 export async function loadSegGPTPipeline(model: string, options: PretrainedModelOptions = {}): Promise<SegGPTImageSegmentationPipeline> {
   const [segModel, processor] = await Promise.all([
@@ -66,12 +73,18 @@ async function isSegGPTCheckpoint(model: string, options: PretrainedModelOptions
  * import { pipeline } from 'transformers-seggpt';
  *
  * const segmenter = await pipeline('image-segmentation', '/models/seggpt-vit-large-onnx', { dtype: 'fp16' });
- * const classifier = await pipeline('image-classification', 'Xenova/vit-base-patch16-224'); // the library's own
+ * const segments = await segmenter('query.jpg', { prompt_images: 'prompt.jpg', prompt_masks: 'prompt_mask.png' });
+ * // Other tasks and models are Transformers.js's own, e.g. pipeline('image-classification', 'Xenova/vit-base-patch16-224').
  * ```
  */
 export async function pipeline(
   task: 'seggpt',
   model?: string | null,
+  options?: PretrainedModelOptions,
+): Promise<SegGPTImageSegmentationPipeline>;
+export async function pipeline(
+  task: 'image-segmentation',
+  model: SegGPTModelName,
   options?: PretrainedModelOptions,
 ): Promise<SegGPTImageSegmentationPipeline>;
 export async function pipeline(

@@ -4,7 +4,7 @@ import { parseSegGPTPreprocessorConfig, type SegGPTPreprocessorConfigFields } fr
 import { InputError } from '../errors.js';
 import { describeLoadFailure } from '../loading/load_errors.js';
 import type { PixelBuffer } from '../utils/pixel_buffer.js';
-import { asList, readImages, type SegGPTImageInputs } from './seggpt_inputs.js';
+import { asList, readImages, type SegGPTImageInputs } from './image_inputs.js';
 import { labelMapsToRGB, type SegGPTLabelMap } from './seggpt_label_maps.js';
 import { checkNumLabels, resolvePreprocessSettings, type SegGPTPreprocessOverrides } from './seggpt_options.js';
 import { get_palette, SegGPTPalette, type RGB } from './seggpt_palette.js';
@@ -59,10 +59,13 @@ export interface SegGPTImageProcessor {
  *
  * **Example:** Prepare a query image with one prompt and post-process the model output.
  * ```javascript
+ * import { SegGPTForImageSegmentation, SegGPTImageProcessor } from 'transformers-seggpt';
+ *
  * const processor = await SegGPTImageProcessor.from_pretrained('BAAI/seggpt-vit-large');
+ * const model = await SegGPTForImageSegmentation.from_pretrained('BAAI/seggpt-vit-large', { dtype: 'q8' });
  * const inputs = await processor('query.jpg', {
  *   prompt_images: 'prompt.jpg',
- *   prompt_masks: 'prompt_mask.png', // 1-channel, 0 = background, 1 = object
+ *   prompt_masks: 'prompt_classes.png', // 1-channel class ids: 0 = background, 1 = object
  *   num_labels: 1,
  * });
  * console.log(inputs.pixel_values.dims, inputs.prompt_masks.dims);

@@ -1,16 +1,20 @@
 import { Processor } from '@huggingface/transformers';
 
 import type { SegGPTImageProcessor, SegGPTImageProcessorCallOptions, SegGPTImageProcessorResult } from './image_processing_seggpt.js';
-import type { SegGPTImageInputs } from './seggpt_inputs.js';
+import type { SegGPTImageInputs } from './image_inputs.js';
 
 /**
  * What `AutoProcessor.from_pretrained` returns for a SegGPT checkpoint: a Transformers.js `Processor` around the
  * SegGPTImageProcessor that also exposes its SegGPT methods, so `processor.post_process_semantic_segmentation(...)`
  * reads as in the Python docs.
  *
- * ```javascript
- * const processor = await AutoProcessor.from_pretrained('./seggpt-vit-large-onnx');
- * const inputs = await processor(image, { prompt_images: [prompt], prompt_masks: [mask] });
+ * ```typescript
+ * import { SegGPTForImageSegmentation, type SegGPTProcessor } from 'transformers-seggpt';
+ * import { AutoProcessor } from '@huggingface/transformers';
+ *
+ * const processor = (await AutoProcessor.from_pretrained('./seggpt-vit-large-onnx')) as SegGPTProcessor;
+ * const model = await SegGPTForImageSegmentation.from_pretrained('./seggpt-vit-large-onnx');
+ * const inputs = await processor('query.jpg', { prompt_images: ['prompt.jpg'], prompt_masks: ['prompt_mask.png'] });
  * const outputs = await model(inputs, { embedding_type: 'semantic' });
  * const [{ segmentation }] = processor.post_process_semantic_segmentation(outputs, inputs.original_sizes);
  * ```

@@ -1,9 +1,9 @@
 import type { SegGPTPreprocessorConfigFields } from '../configs/seggpt_preprocessor_config.js';
-import { describeValue } from '../configs/validate.js';
+import { channelTriple, describeValue } from '../configs/validate.js';
 import { InputError } from '../errors.js';
 import { isResampleId, type ResampleId } from '../utils/pixel_buffer.js';
 import { MAX_NUM_LABELS } from './seggpt_palette.js';
-import { checkMaxPixels } from './seggpt_inputs.js';
+import { checkMaxPixels } from './image_inputs.js';
 
 /** The settings one preprocessing call runs with: the config, overridden by the call's options. */
 export type SegGPTPreprocessSettings = Pick<
@@ -66,12 +66,9 @@ export function checkNumLabels(value: unknown, where = 'num_labels'): number | n
 }
 
 function checkTriple(field: string, value: unknown, positive: boolean): [number, number, number] {
-  const list = typeof value === 'number' ? [value, value, value] : value;
-  const ok = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && (!positive || n > 0);
-  if (!Array.isArray(list) || list.length !== 3 || !list.every(ok)) {
-    throw bad(field, value, `a number or 3 ${positive ? 'positive ' : ''}numbers (one per RGB channel)`);
-  }
-  return [list[0], list[1], list[2]];
+  const triple = channelTriple(value, (n) => Number.isFinite(n) && (!positive || n > 0));
+  if (!triple) throw bad(field, value, `a number or 3 ${positive ? 'positive ' : ''}numbers (one per RGB channel)`);
+  return triple;
 }
 
 function checkBool(field: string, value: unknown): boolean {

@@ -72,11 +72,22 @@ function checkClassMap(mask: PixelBuffer, where: string, numLabels: number | nul
       );
     }
   }
+  if (numLabels !== null && max > numLabels && max === 255 && numLabels < 255 && onlyBlackAndWhite(mask)) {
+    throw new InputError(
+      `SegGPTImageProcessor: ${where} holds only 0 and 255, a black/white mask, not a class-index map 0..${numLabels}: ` +
+        `for one object leave num_labels unset; for classes give the mask class ids 1..${numLabels} (0 = background)`,
+    );
+  }
   if (numLabels !== null && max > numLabels) {
     throw new InputError(
       `SegGPTImageProcessor: ${where} holds class ${max} but num_labels is ${numLabels}; pass num_labels: ${max} or more (classes without the background, class 0)`,
     );
   }
+}
+
+function onlyBlackAndWhite(mask: PixelBuffer): boolean {
+  for (let p = 0; p < mask.data.length; p += mask.channels) if (mask.data[p] !== 0 && mask.data[p] !== 255) return false;
+  return true;
 }
 
 /**

@@ -123,3 +123,20 @@ export function imageSizeFromHeader(head: Uint8Array): ImageSize | null {
   }
   return svg(head);
 }
+
+/** Whether `head` starts like a file of an image format (its size may still lie beyond the bytes at hand). */
+export function hasImageSignature(head: Uint8Array): boolean {
+  const starts = (...bytes: number[]) => bytes.every((b, i) => head[i] === b);
+  const ascii = (text: string, at = 0) => [...text].every((c, i) => head[at + i] === c.charCodeAt(0));
+  return (
+    starts(0x89, 0x50, 0x4e, 0x47) || // PNG
+    starts(0xff, 0xd8, 0xff) || // JPEG
+    ascii('GIF8') ||
+    (ascii('RIFF') && ascii('WEBP', 8)) ||
+    ascii('BM') ||
+    starts(0x49, 0x49, 0x2a, 0x00) || // TIFF, little-endian
+    starts(0x4d, 0x4d, 0x00, 0x2a) || // TIFF, big-endian
+    ascii('ftyp', 4) || // HEIF, AVIF
+    svg(head) !== null
+  );
+}

@@ -1,9 +1,7 @@
 /** Entry of the demo page (bundled by build.mjs into dist/demo.js). */
 import { DemoApp } from './app.js';
-import { configureEnvironment } from './runner.js';
 import { installTestHook } from './test_hook.js';
 
-configureEnvironment(location.href);
 const app = new DemoApp(location.href);
 const ready = app.init();
 installTestHook(app, ready);

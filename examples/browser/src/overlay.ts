@@ -3,11 +3,9 @@ import { context2d, makeCanvas } from './image_io.js';
 const OBJECT_RGB = [0, 200, 255] as const;
 const OBJECT_ALPHA = 0.6;
 
-/** 1 where the post-processed value reaches the threshold (the shapes model: 128), else 0. */
-export function binarize(segmentation: Int32Array, threshold: number): Uint8Array {
-  const mask = new Uint8Array(segmentation.length);
-  for (let i = 0; i < mask.length; i++) mask[i] = segmentation[i] >= threshold ? 1 : 0;
-  return mask;
+/** The segmenter's binary map (ids 0/1) as a 0/1 byte mask. */
+export function binaryMask(ids: Int32Array): Uint8Array {
+  return Uint8Array.from(ids, (id) => (id !== 0 ? 1 : 0));
 }
 
 /** Intersection over union of two 0/1 masks (1 when both are empty). */

@@ -4,8 +4,8 @@
  */
 import type { DemoApp, RunSettings } from './app.js';
 import { base64ToFloat32, bytesToBase64 } from './base64.js';
-import { loadSegGPT, type EmbeddingType, type ModelChoice } from './runner.js';
-import { Tensor } from './seggpt.js';
+import type { EmbeddingType, ModelChoice } from './runner.js';
+import { imageSequence } from './video.js';
 
 export interface EncodedTensor {
   dims: number[];
@@ -42,11 +42,29 @@ export type RunCaseResult =
     }
   | Failure;
 
+export interface RunVideoRequest extends RunCaseRequest {
+  /** Frame image URLs, in order. The prompts are the page's (e.g. those of `example`). */
+  frames: string[];
+  /** Abort the run after this many frames (the Stop button). */
+  stop_after?: number;
+}
+
+export type RunVideoResult =
+  | {
+      ok: true;
+      /** Per frame: base64 of the 0/1 mask, and how many prompts it used. */
+      frames: { width: number; height: number; mask: string; prompts: number; run_seconds: number }[];
+      longest_main_thread_task_ms: number;
+    }
+  | Failure;
+
 export interface SeggptDemoHook {
   /** Resolves once the page has loaded its examples and the first one. */
   ready: Promise<void>;
   /** The full page path, exactly like pressing Run: processor → model → post-processing → overlay. */
   runCase(request: RunCaseRequest): Promise<RunCaseResult>;
+  /** Video mode, exactly like choosing frames and pressing Run video. */
+  runVideo(request: RunVideoRequest): Promise<RunVideoResult>;
   /** The model class alone on given processor outputs (e.g. a fixture's stored arrays). */
   runModel(request: RunModelRequest): Promise<RunModelResult>;
   /** WebGPU adapter features, or null when the browser offers no adapter. */
@@ -85,22 +103,52 @@ export function installTestHook(app: DemoApp, ready: Promise<void>): SeggptDemoH
       };
     },
 
+    async runVideo(request) {
+      try {
+        await ready;
+        if (request.example) await app.loadExample(request.example);
+        app.applySettings(request);
+      } catch (error) {
+        return failure(error);
+      }
+      const source = imageSequence(request.frames);
+      const stopAfter = request.stop_after;
+      const limited = stopAfter === undefined ? source : {
+        ...source,
+        async *frames() {
+          let n = 0;
+          for await (const frame of source.frames()) {
+            if (n++ === stopAfter) {
+              (document.getElementById('stop-video') as HTMLButtonElement).click();
+            }
+            yield frame;
+          }
+        },
+      };
+      const outcome = await app.runVideo(limited);
+      if (!outcome.ok) return outcome;
+      return {
+        ok: true,
+        frames: outcome.frames.map((f) => ({ width: f.width, height: f.height, mask: bytesToBase64(f.mask), prompts: f.prompts, run_seconds: f.run_seconds })),
+        longest_main_thread_task_ms: outcome.longest_main_thread_task_ms,
+      };
+    },
+
     async runModel(request) {
       try {
-        const { model } = await loadSegGPT({ model: request.model, device: request.device, dtype: request.dtype });
-        const tensor = (t: EncodedTensor) => new Tensor('float32', base64ToFloat32(t.data), t.dims);
-        const inputs = {
-          pixel_values: tensor(request.inputs.pixel_values),
-          prompt_pixel_values: tensor(request.inputs.prompt_pixel_values),
-          prompt_masks: tensor(request.inputs.prompt_masks),
-        };
-        const started = performance.now();
-        const { pred_masks } = await model(inputs, {
+        await ready;
+        await app.segmentationWorker.load({ model: request.model, device: request.device, dtype: request.dtype });
+        const tensor = (t: EncodedTensor) => ({ dims: t.dims, data: base64ToFloat32(t.data) });
+        const { dims, data, run_seconds } = await app.segmentationWorker.runModel({
+          inputs: {
+            pixel_values: tensor(request.inputs.pixel_values),
+            prompt_pixel_values: tensor(request.inputs.prompt_pixel_values),
+            prompt_masks: tensor(request.inputs.prompt_masks),
+          },
           embedding_type: request.embedding_type ?? null,
           feature_ensemble: request.feature_ensemble ?? null,
         });
-        const run_seconds = (performance.now() - started) / 1000;
-        return { ok: true, pred_masks: { dims: pred_masks.dims, data: bytesToBase64(pred_masks.data as Float32Array) }, run_seconds };
+        return { ok: true, pred_masks: { dims, data: bytesToBase64(data) }, run_seconds };
       } catch (error) {
         return failure(error);
       }

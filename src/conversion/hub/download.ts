@@ -11,6 +11,7 @@ import { CheckpointError, HubError } from '../../errors.js';
 import { checkRepoId, resolveHubUrl, resolveToken } from './endpoint.js';
 import { HubFetch, toHubError, type HubCallContext } from './hub_errors.js';
 import type { HubProgressCallback } from './progress.js';
+import { isProcessAlive } from '../node/processes.js';
 
 export interface DownloadCheckpointOptions {
   /** Branch, tag or commit sha. Default "main". */
@@ -44,20 +45,11 @@ function inside(folder: string, repoPath: string): string {
 /** `<file>.<pid>-<random>.incomplete`: a download in progress, or one of a process that died. */
 const INCOMPLETE = /\.(\d+)-[0-9a-f]+\.incomplete$/;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes what interrupted downloads of dead processes left in `dir`. */
 async function removeUnfinished(dir: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(INCOMPLETE.exec(name)?.[1]);
-    if (pid && !isAlive(pid)) await rm(join(dir, name), { force: true });
+    if (pid && !isProcessAlive(pid)) await rm(join(dir, name), { force: true });
   }
 }
 

@@ -96,6 +96,13 @@ function networkCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** Codes of a connection that was open and broke (as opposed to one that never opened). */
+const DROPPED = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'terminated', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+function isDroppedConnection(code: string): boolean {
+  return DROPPED.has(code);
+}
+
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 function tokenHint(ctx: HubCallContext, access: 'read' | 'write'): string {
@@ -104,9 +111,12 @@ function tokenHint(ctx: HubCallContext, access: 'read' | 'write'): string {
     : `pass a token with ${access} access (--token or HF_TOKEN)`;
 }
 
-function describe(err: unknown, ctx: HubCallContext, tracker?: HubFetch): string {
+function hubErrorMessage(err: unknown, ctx: HubCallContext, tracker?: HubFetch): string {
   const unreachable = (code: string) =>
-    `Cannot reach the hub at ${ctx.hubUrl} (${code}): check --hub-url / HF_ENDPOINT and your network connection`;
+    isDroppedConnection(code)
+      ? `The connection to the hub at ${ctx.hubUrl} dropped during the ${ctx.action} of "${ctx.repo}" (${code}): run it again; ` +
+        'nothing incomplete was kept'
+      : `Cannot reach the hub at ${ctx.hubUrl} (${code}): check --hub-url / HF_ENDPOINT and your network connection`;
 
   const code = networkCode(err);
   if (code) return unreachable(code);
@@ -114,7 +124,7 @@ function describe(err: unknown, ctx: HubCallContext, tracker?: HubFetch): string
   if (typeof err === 'string' && tracker?.lastFailure) {
     // A blob stream that failed on an HTTP error reports only its message: rebuild the error.
     const { url, status } = tracker.lastFailure;
-    return describe(Object.assign(new HubApiError(url, status), { message: err }), ctx, tracker);
+    return hubErrorMessage(Object.assign(new HubApiError(url, status), { message: err }), ctx, tracker);
   }
 
   if (err instanceof HubApiError) {
@@ -147,7 +157,7 @@ function describe(err: unknown, ctx: HubCallContext, tracker?: HubFetch): string
 /** Maps any failure of a hub call to a one-line HubError that names the fix and never shows the token. */
 export function toHubError(err: unknown, ctx: HubCallContext, tracker?: HubFetch): HubError {
   if (err instanceof HubError) return err;
-  const message = scrubSecrets(describe(err, ctx, tracker), ctx.token);
+  const message = scrubSecrets(hubErrorMessage(err, ctx, tracker), ctx.token);
   // The cause is rebuilt from scrubbed text so a --debug dump cannot leak the token either.
   const cause =
     err instanceof Error ? Object.assign(new Error(scrubSecrets(err.message, ctx.token)), { name: err.name }) : undefined;

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../../errors.js';
+import { formatBytes } from '../../utils/format_bytes.js';
 
 export interface ModelCardOptions {
   /** The repo the card is published to, `owner/name`. */
@@ -63,18 +64,6 @@ export async function listOnnxVariants(folder: string): Promise<OnnxVariant[]> {
   }
   const rank = (d: string) => (DTYPE_ORDER.includes(d) ? DTYPE_ORDER.indexOf(d) : DTYPE_ORDER.length);
   return variants.sort((a, b) => rank(a.dtype) - rank(b.dtype) || (a.file < b.file ? -1 : 1));
-}
-
-/** Decimal units, as the hub shows file sizes. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2)} ${units[unit]}`;
 }
 
 async function readJsonIfPresent(path: string): Promise<any | undefined> {

@@ -8,19 +8,11 @@ import { chmod, mkdir, mkdtemp, readdir, rename, rm, rmdir } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../../errors.js';
+import { isProcessAlive } from './processes.js';
 
 const HOST = hostname().replace(/[^\w.-]/g, '_');
 /** `.<name>.partial-<host>-<pid>-<random>` */
 const STAGING = /^\.(.+)\.partial-([\w.-]+)-(\d+)-\w+$/;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes staging folders in `parent` left by dead processes of this machine. Returns what was removed. */
 export async function removeStaleStaging(parent: string): Promise<string[]> {
@@ -33,7 +25,7 @@ export async function removeStaleStaging(parent: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of names) {
     const match = STAGING.exec(name);
-    if (!match || match[2] !== HOST || isAlive(Number(match[3]))) continue;
+    if (!match || match[2] !== HOST || isProcessAlive(Number(match[3]))) continue;
     await rm(join(parent, name), { recursive: true, force: true });
     removed.push(join(parent, name));
   }

@@ -2,6 +2,23 @@
  * An ONNX graph under construction: inputs, outputs, nodes and initializers, with the naming
  * helpers that keep value names tied to the module they come from (`encoder.layers.3.mlp.lin1`).
  */
+import {
+  AttributeProto,
+  AttributeType,
+  DataLocation,
+  GraphProto,
+  IR_VERSION,
+  ModelProto,
+  NodeProto,
+  OperatorSetIdProto,
+  StringStringEntryProto,
+  TensorProto,
+  TensorShapeDimension,
+  TensorShapeProto,
+  TypeProto,
+  TypeProtoTensor,
+  ValueInfoProto,
+} from './onnx_fields.js';
 import { ProtoMessage, type DeferredBytes } from './proto.js';
 
 /** ONNX TensorProto.DataType values used here. */
@@ -176,29 +193,29 @@ export class Graph {
     order: readonly Initializer[] = this.initializers,
   ): ProtoMessage {
     const graph = new ProtoMessage();
-    for (const n of this.nodes) graph.message(1, encodeNode(n));
-    graph.string(2, this.name);
-    for (const init of order) graph.message(5, encodeInitializer(init, externalize?.get(init.name)));
-    for (const v of this.inputs) graph.message(11, encodeValueInfo(v));
-    for (const v of this.outputs) graph.message(12, encodeValueInfo(v));
+    for (const n of this.nodes) graph.message(GraphProto.node, encodeNode(n));
+    graph.string(GraphProto.name, this.name);
+    for (const init of order) graph.message(GraphProto.initializer, encodeInitializer(init, externalize?.get(init.name)));
+    for (const v of this.inputs) graph.message(GraphProto.input, encodeValueInfo(v));
+    for (const v of this.outputs) graph.message(GraphProto.output, encodeValueInfo(v));
 
     const model = new ProtoMessage();
-    model.varint(1, 8); // ir_version 8 (ONNX 1.10+), understood by every onnxruntime since 1.10
-    model.string(2, meta.producer);
-    model.string(3, meta.version);
-    if (meta.docString) model.string(6, meta.docString);
-    model.message(7, graph);
+    model.varint(ModelProto.ir_version, IR_VERSION); // ONNX 1.10+, understood by every onnxruntime since 1.10
+    model.string(ModelProto.producer_name, meta.producer);
+    model.string(ModelProto.producer_version, meta.version);
+    if (meta.docString) model.string(ModelProto.doc_string, meta.docString);
+    model.message(ModelProto.graph, graph);
     for (const [domain, version] of this.opsetImports) {
       const opset = new ProtoMessage();
-      opset.string(1, domain);
-      opset.varint(2, version);
-      model.message(8, opset);
+      opset.string(OperatorSetIdProto.domain, domain);
+      opset.varint(OperatorSetIdProto.version, version);
+      model.message(ModelProto.opset_import, opset);
     }
     for (const [key, value] of Object.entries(meta.metadata ?? {})) {
       const entry = new ProtoMessage();
-      entry.string(1, key);
-      entry.string(2, value);
-      model.message(14, entry);
+      entry.string(StringStringEntryProto.key, key);
+      entry.string(StringStringEntryProto.value, value);
+      model.message(ModelProto.metadata_props, entry);
     }
     return model;
   }
@@ -209,12 +226,12 @@ export type ExternalPlacement = Map<string, { location: string; offset: number; 
 
 function encodeNode(n: NodeSpec): ProtoMessage {
   const m = new ProtoMessage();
-  for (const i of n.inputs) m.string(1, i);
-  for (const o of n.outputs) m.string(2, o);
-  m.string(3, n.name);
-  m.string(4, n.opType);
-  for (const [name, value] of Object.entries(n.attrs)) m.message(5, encodeAttribute(name, value));
-  if (n.domain) m.string(7, n.domain);
+  for (const i of n.inputs) m.string(NodeProto.input, i);
+  for (const o of n.outputs) m.string(NodeProto.output, o);
+  m.string(NodeProto.name, n.name);
+  m.string(NodeProto.op_type, n.opType);
+  for (const [name, value] of Object.entries(n.attrs)) m.message(NodeProto.attribute, encodeAttribute(name, value));
+  if (n.domain) m.string(NodeProto.domain, n.domain);
   return m;
 }
 
@@ -230,25 +247,26 @@ function encodeAttribute(name: string, raw: Attrs[string]): ProtoMessage {
             ? { type: 'int', value: raw }
             : { type: 'float', value: raw };
   const m = new ProtoMessage();
-  m.string(1, name);
+  const A = AttributeProto;
+  m.string(A.name, name);
   switch (value.type) {
     case 'float':
-      m.float32(2, value.value).varint(20, 1);
+      m.float32(A.f, value.value).varint(A.type, AttributeType.FLOAT);
       break;
     case 'int':
-      m.varint(3, value.value).varint(20, 2);
+      m.varint(A.i, value.value).varint(A.type, AttributeType.INT);
       break;
     case 'string':
-      m.string(4, value.value).varint(20, 3);
+      m.string(A.s, value.value).varint(A.type, AttributeType.STRING);
       break;
     case 'tensor':
-      m.message(5, encodeTensor(value.value)).varint(20, 4);
+      m.message(A.t, encodeTensor(value.value)).varint(A.type, AttributeType.TENSOR);
       break;
     case 'floats':
-      m.packedFloats(7, value.value).varint(20, 6);
+      m.packedFloats(A.floats, value.value).varint(A.type, AttributeType.FLOATS);
       break;
     case 'ints':
-      m.packedVarints(8, value.value).varint(20, 7);
+      m.packedVarints(A.ints, value.value).varint(A.type, AttributeType.INTS);
       break;
   }
   return m;
@@ -256,17 +274,17 @@ function encodeAttribute(name: string, raw: Attrs[string]): ProtoMessage {
 
 function encodeTensor(t: ConstantTensor): ProtoMessage {
   const m = new ProtoMessage();
-  if (t.dims.length) m.packedVarints(1, t.dims);
-  m.varint(2, t.dataType);
-  m.bytes(9, t.data);
+  if (t.dims.length) m.packedVarints(TensorProto.dims, t.dims);
+  m.varint(TensorProto.data_type, t.dataType);
+  m.bytes(TensorProto.raw_data, t.data);
   return m;
 }
 
 function encodeInitializer(init: Initializer, external?: { location: string; offset: number; length: number }): ProtoMessage {
   const m = new ProtoMessage();
-  if (init.dims.length) m.packedVarints(1, init.dims);
-  m.varint(2, init.dataType);
-  m.string(8, init.name);
+  if (init.dims.length) m.packedVarints(TensorProto.dims, init.dims);
+  m.varint(TensorProto.data_type, init.dataType);
+  m.string(TensorProto.name, init.name);
   if (external) {
     for (const [key, value] of [
       ['location', external.location],
@@ -274,14 +292,14 @@ function encodeInitializer(init: Initializer, external?: { location: string; off
       ['length', String(external.length)],
     ]) {
       const entry = new ProtoMessage();
-      entry.string(1, key);
-      entry.string(2, value);
-      m.message(13, entry);
+      entry.string(StringStringEntryProto.key, key);
+      entry.string(StringStringEntryProto.value, value);
+      m.message(TensorProto.external_data, entry);
     }
-    m.varint(14, 1); // data_location = EXTERNAL
+    m.varint(TensorProto.data_location, DataLocation.EXTERNAL);
   } else {
     const deferred: DeferredBytes = { length: init.byteLength, produce: init.produce };
-    m.deferred(9, deferred);
+    m.deferred(TensorProto.raw_data, deferred);
   }
   return m;
 }
@@ -290,17 +308,17 @@ function encodeValueInfo(v: ValueInfo): ProtoMessage {
   const shape = new ProtoMessage();
   for (const d of v.dims) {
     const dim = new ProtoMessage();
-    if (typeof d === 'number') dim.varint(1, d);
-    else dim.string(2, d);
-    shape.message(1, dim);
+    if (typeof d === 'number') dim.varint(TensorShapeDimension.dim_value, d);
+    else dim.string(TensorShapeDimension.dim_param, d);
+    shape.message(TensorShapeProto.dim, dim);
   }
   const tensorType = new ProtoMessage();
-  tensorType.varint(1, v.elemType);
-  tensorType.message(2, shape);
+  tensorType.varint(TypeProtoTensor.elem_type, v.elemType);
+  tensorType.message(TypeProtoTensor.shape, shape);
   const type = new ProtoMessage();
-  type.message(1, tensorType);
+  type.message(TypeProto.tensor_type, tensorType);
   const m = new ProtoMessage();
-  m.string(1, v.name);
-  m.message(2, type);
+  m.string(ValueInfoProto.name, v.name);
+  m.message(ValueInfoProto.type, type);
   return m;
 }

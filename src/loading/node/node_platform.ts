@@ -21,6 +21,7 @@ import { abortError } from '../../conversion/http_source.js';
 import { InputError } from '../../errors.js';
 import { CONVERTED_FORMAT, isHubModelId } from '../model_paths.js';
 import type { NodePlatform, LocalConversionRequest } from '../platform.js';
+import { isProcessAlive } from '../../conversion/node/processes.js';
 
 /** A folder name no hub id can take (ids start with a word character), so it never collides with the library's cache. */
 export const CONVERTED_CACHE_FOLDER = '.seggpt-converted';
@@ -124,15 +125,6 @@ async function convert(folder: string, request: LocalConversionRequest): Promise
 /** Transformers.js's FileCache writes `<file>.tmp.<pid>.<random>` and renames it when complete. */
 const UNFINISHED = /\.tmp\.(\d+)\.[a-z0-9]+$/;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function removeUnfinishedDownloads(cacheDir: string, folder: string, ownToo: boolean): Promise<void> {
   const dir = join(cacheDir, folder);
   let names: string[];
@@ -143,7 +135,7 @@ async function removeUnfinishedDownloads(cacheDir: string, folder: string, ownTo
   }
   for (const name of names) {
     const pid = Number(UNFINISHED.exec(name)?.[1]);
-    if (!pid || (pid === process.pid ? !ownToo : isAlive(pid))) continue;
+    if (!pid || (pid === process.pid ? !ownToo : isProcessAlive(pid))) continue;
     await rm(join(dir, name), { force: true });
   }
 }

@@ -49,11 +49,11 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** Turns one item or a list into a list; `undefined`/`null`/empty lists are reported as missing. */
-export function asList(value: unknown, field: string, fix: string): unknown[] {
-  if (value === undefined || value === null) throw new InputError(`SegGPTImageProcessor: ${field} is missing; ${fix}`);
+/** Turns one item or a list into a list; `undefined`/`null`/empty lists are reported as missing, `where` first. */
+export function asList(value: unknown, field: string, fix: string, where = 'SegGPTImageProcessor'): unknown[] {
+  if (value === undefined || value === null) throw new InputError(`${where}: ${field} is missing; ${fix}`);
   const list = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new InputError(`SegGPTImageProcessor: ${field} is an empty list; ${fix}`);
+  if (list.length === 0) throw new InputError(`${where}: ${field} is an empty list; ${fix}`);
   return list;
 }
 
@@ -137,7 +137,7 @@ export async function readImages(items: readonly unknown[], field: string, hint 
         if (cause instanceof InputError) throw cause;
         const what = typeof item === 'string' || item instanceof URL ? ` "${String(item)}"` : '';
         throw new InputError(
-          `SegGPTImageProcessor: could not read ${where}${what}: ${(cause as Error)?.message ?? cause}; check the path or URL and that it is a PNG/JPEG/WebP image`,
+          `SegGPTImageProcessor: could not read ${where}${what}: ${String((cause as Error)?.message ?? cause).split('\n')[0]}; check the path or URL and that it is a PNG/JPEG/WebP image`,
           { cause },
         );
       }

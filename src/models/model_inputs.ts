@@ -7,6 +7,7 @@
 import { Tensor } from '@huggingface/transformers';
 
 import type { SegGPTConfig } from '../configs/seggpt_config.js';
+import { segGPTGeometry } from '../configs/seggpt_config_fields.js';
 import { BackendError, InputError } from '../errors.js';
 
 export const SEGGPT_EMBEDDING_TYPES = ['semantic', 'instance'] as const;
@@ -49,8 +50,8 @@ export function checkFeatureEnsemble(value: unknown): boolean | null {
 
 /** [height, width] of one prompt or query image, as the checkpoint's config fixes it. */
 export function expectedImageSize(config: SegGPTConfig): [number, number] {
-  const [canvasHeight, canvasWidth] = config.image_size;
-  return [canvasHeight / 2, canvasWidth];
+  const { image_height, image_width } = segGPTGeometry(config);
+  return [image_height, image_width];
 }
 
 /** Validates the three image tensors and returns them with the batch size. */
