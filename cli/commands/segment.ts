@@ -15,7 +15,8 @@ import {
   type SegGPTSegmentOptions,
 } from '../../src/index.node.js';
 import { SUPPORTED_DTYPES } from '../../src/conversion/variants.js';
-import { hasImageSignature, IMAGE_HEADER_BYTES } from '../../src/utils/image_header.js';
+import { hasImageSignature, IMAGE_HEADER_BYTES, imageSizeFromHeader } from '../../src/utils/image_header.js';
+import { DEFAULT_MAX_PIXELS } from '../../src/processors/image_inputs.js';
 import { intOption, listOption, stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
 import { MAX_PNG_CLASS_ID, maskImage, overlayImage, savePng } from '../render.js';
 import { configureLoading, resolveModelSource } from '../model_source.js';
@@ -115,7 +116,9 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
   if (args.options.memory !== String(DEFAULT_MEMORY) && !framesDir) throw new InputError('--memory applies to video: give --frames <folder> too');
   const outputDir = resolve(stringOption(args, 'output') ?? 'seggpt-output');
   const outputNames = uniqueNames(imagePaths);
-  for (const path of [...imagePaths, ...promptImagePaths, ...promptMaskPaths]) checkImageFile(path);
+  const maxPixels = args.options['max-pixels'] === undefined ? DEFAULT_MAX_PIXELS : intOption(args, 'max-pixels')!;
+  if (maxPixels < 1) throw new InputError('--max-pixels must be at least 1');
+  for (const path of [...imagePaths, ...promptImagePaths, ...promptMaskPaths]) checkImageFile(path, maxPixels);
 
   const options: SegGPTSegmentOptions = {
     prompt_images: promptImagePaths,
@@ -124,7 +127,7 @@ export async function runSegment(args: ParsedArgs, progress: Progress): Promise<
     embedding_type: embeddingType as SegGPTSegmentOptions['embedding_type'],
     ...(args.options['feature-ensemble'] ? { feature_ensemble: true } : {}),
     threshold: numberOption(args, 'threshold'),
-    ...(args.options['max-pixels'] !== undefined && { max_pixels: intOption(args, 'max-pixels') }),
+    max_pixels: maxPixels,
   };
 
   const modelArg = stringOption(args, 'model');
@@ -184,8 +187,11 @@ function frameFiles(folder: string): string[] {
   return files.map((f) => join(folder, f));
 }
 
-/** Fails before the model loads on what is surely wrong: a missing file, a folder, bytes no image format starts with. */
-function checkImageFile(path: string): void {
+/**
+ * Fails before the model loads on what is surely wrong: a missing file, a folder, bytes no image format starts with,
+ * a header declaring more pixels than --max-pixels.
+ */
+function checkImageFile(path: string, maxPixels: number): void {
   if (!existsSync(path)) throw new InputError(`${path} does not exist: check the path`);
   if (statSync(path).isDirectory()) throw new InputError(`${path} is a folder: pass image files (or --frames <folder> for a sequence)`);
   const head = Buffer.alloc(Math.min(IMAGE_HEADER_BYTES, 64 * 1024));
@@ -198,6 +204,13 @@ function checkImageFile(path: string): void {
   }
   if (!hasImageSignature(head.subarray(0, length))) {
     throw new InputError(`${path} is not an image that can be decoded: use PNG, JPEG, WebP, GIF, BMP or TIFF`);
+  }
+  const size = imageSizeFromHeader(head.subarray(0, length));
+  if (size && size.width * size.height > maxPixels) {
+    throw new InputError(
+      `${path} declares ${size.width}×${size.height} = ${((size.width * size.height) / 1e6).toFixed(1)} MP, above the limit of ` +
+        `${(maxPixels / 1e6).toFixed(1)} MP (SegGPT sees 448 × 448): resize it, or raise the limit with --max-pixels`,
+    );
   }
 }
 
