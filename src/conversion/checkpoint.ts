@@ -152,6 +152,13 @@ const planMemo = new Map<string, PlannedVariant>();
  * What serializeVariant will produce for `dtype`, known before the checkpoint is read: file names, sizes and whether
  * weights go to external data depend on the config alone (shapes, not values), so the graph is built on zeros.
  */
+/** Throws when the files a conversion produced differ from its plan (which the library was told to expect). */
+export function checkAgainstPlan(serialized: Pick<SerializedVariant, 'files'>, plan: Pick<PlannedVariant, 'files'>): void {
+  const sizes = serialized.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
+  const planned = plan.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
+  if (sizes !== planned) throw new Error(`transformers-seggpt: the converted files (${sizes}) differ from the plan (${planned}); please report this`);
+}
+
 export async function planVariant(config: SegGPTConfigFields, dtype: string, externalData: 'auto' | boolean = 'auto'): Promise<PlannedVariant> {
   const [variant] = resolveVariants(dtype);
   const key = `${variant.dtype}|${externalData}|${JSON.stringify(segGPTConfigToJSON(config))}`;

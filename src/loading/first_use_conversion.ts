@@ -4,7 +4,7 @@
  * each file is produced as a stream the library consumes and caches.
  */
 import type { CheckpointFiles } from '../conversion/byte_source.js';
-import { openCheckpoint, serializeVariant, type PlannedVariant, type SerializedVariant } from '../conversion/checkpoint.js';
+import { checkAgainstPlan, openCheckpoint, serializeVariant, type PlannedVariant, type SerializedVariant } from '../conversion/checkpoint.js';
 import type { CheckpointWeights } from '../conversion/safetensors.js';
 import { resolveVariants } from '../conversion/variants.js';
 import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
@@ -20,6 +20,14 @@ export interface FirstUseConversionOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Where files are served to the library (browsers; Node with a non-file cache), a failure is reported twice: the
+ * stream errors, so the library's in-flight download of that file ends (Transformers.js dedupes in-flight downloads:
+ * a stalled one would stall every retry), and `failed` rejects, which the caller races against the library's load —
+ * the library fetches an external data file inside a `new Promise(async …)` executor that swallows the error and never
+ * settles, so without the race `from_pretrained` would hang. Node writes conversions into the file cache instead
+ * (cache_conversion.ts), where a failure is an ordinary rejection.
+ */
 export class FirstUseConversion {
   readonly #options: FirstUseConversionOptions;
   #serialized: Promise<SerializedVariant> | null = null;
@@ -28,9 +36,15 @@ export class FirstUseConversion {
   #markDataDone!: () => void;
   #markDataFailed!: (error: unknown) => void;
   #closed = false;
+  /** Rejects with the first failure of the conversion (never resolves). */
+  readonly failed: Promise<never>;
+  #fail!: (error: unknown) => void;
 
   constructor(options: FirstUseConversionOptions) {
     this.#options = options;
+    this.failed = new Promise<never>((_, reject) => (this.#fail = reject));
+    this.failed.catch(() => undefined);
+    options.signal?.addEventListener('abort', () => this.#fail(abortError(options.signal)), { once: true });
     this.#dataDone = new Promise<void>((resolve, reject) => {
       this.#markDataDone = resolve;
       this.#markDataFailed = reject;
@@ -62,9 +76,7 @@ export class FirstUseConversion {
         },
       };
       const serialized = await serializeVariant(config, weights, variant, { externalData: plan.external_data });
-      const sizes = serialized.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
-      const planned = plan.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
-      if (sizes !== planned) throw new Error(`transformers-seggpt: the converted files (${sizes}) differ from the plan (${planned}); please report this`);
+      checkAgainstPlan(serialized, plan);
       return serialized;
     })();
     return this.#serialized;
@@ -93,6 +105,7 @@ export class FirstUseConversion {
           }
         } catch (error) {
           if (isData) this.#markDataFailed(error);
+          this.#fail(error);
           controller.error(error);
         }
       },

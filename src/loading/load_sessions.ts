@@ -16,6 +16,7 @@ import { planVariant, type PlannedVariant } from '../conversion/checkpoint.js';
 import { SUPPORTED_DTYPES } from '../conversion/variants.js';
 import { SegGPTConfig } from '../configs/seggpt_config.js';
 import { InputError } from '../errors.js';
+import { convertIntoCache, libraryCache, webCacheStore, type StoreFile } from './cache_conversion.js';
 import { checkpointSource } from './checkpoint_source.js';
 import { FirstUseConversion } from './first_use_conversion.js';
 import { isFileNotFound } from './load_errors.js';
@@ -134,22 +135,43 @@ export async function loadSessions(id: string, options: SegGPTPretrainedOptions,
         if (!isFileNotFound(error)) throw error;
       }
     }
+    // The converted revision exists only here: whatever else the library asks of it (metadata probes of config.json,
+    // say) is answered 404 locally, never by the network.
+    const createConverted = async () => {
+      const stop = serveFiles([], fetchedURL(where, ''));
+      try {
+        return await create(where.id, { ...base, revision: where.revision, config: withConversion });
+      } finally {
+        stop();
+      }
+    };
+    if (needed.size === 0) return createConverted();
     // Transformers.js's file cache keeps a download of a revision other than 'main' under <cache>/<id>/<revision>/.
-    const unfinished = local && isHubModelId(where.id) ? { cacheDir: options.cache_dir ?? env.cacheDir, folder: `${where.id}/${where.revision}/onnx` } : null;
-    if (unfinished?.cacheDir) await local!.removeUnfinishedDownloads(unfinished.cacheDir, unfinished.folder, false);
-    const conversion = new FirstUseConversion({
-      source: checkpointSource(id, { revision, local_files_only: options.local_files_only ?? false, signal, name: id, progress }),
-      config: config.toFields(),
-      plan,
-      needed,
-      signal,
-    });
+    const cacheDir = options.cache_dir ?? env.cacheDir;
+    const unfinished = local && isHubModelId(where.id) && cacheDir ? { cacheDir, folder: `${where.id}/${where.revision}/onnx` } : null;
+    if (unfinished) await local!.removeUnfinishedDownloads(unfinished.cacheDir, unfinished.folder, false);
+    const source = checkpointSource(id, { revision, local_files_only: options.local_files_only ?? false, signal, name: id, progress });
+    const cache = await libraryCache();
+    const store: StoreFile | null =
+      cache?.kind === 'web' ? webCacheStore(cache.cache, (path) => fetchedURL(where, path))
+      : cache?.kind === 'file' && unfinished ? local!.fileCacheStore(unfinished.cacheDir, `${where.id}/${where.revision}`)
+      : null;
+    if (store) {
+      // Where the library may not download, it must not find a conversion either: it reports the missing file itself.
+      if (options.local_files_only || !env.allowRemoteModels) return createConverted();
+      await convertIntoCache({ source, config: config.toFields(), plan, needed, name: id, progress, signal }, store);
+      return createConverted();
+    }
+    // No cache the converter can write to (caching off, cross-origin storage): the files are served as downloads.
+    const conversion = new FirstUseConversion({ source, config: config.toFields(), plan, needed, signal });
     const stop = serveFiles(
       plan.files.map((f) => ({ url: fetchedURL(where, f.path), byteLength: f.byteLength, open: () => conversion.open(f.path) })),
       fetchedURL(where, ''),
     );
     try {
-      return await create(where.id, { ...base, revision: where.revision, config: withConversion });
+      const loading = create(where.id, { ...base, revision: where.revision, config: withConversion });
+      loading.catch(() => undefined); // abandoned when the conversion fails first: its later outcome does not matter
+      return await Promise.race([loading, conversion.failed]);
     } catch (error) {
       if (unfinished?.cacheDir) await local!.removeUnfinishedDownloads(unfinished.cacheDir, unfinished.folder, true);
       throw error;

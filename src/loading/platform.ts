@@ -7,6 +7,7 @@ import type { ProgressInfo } from '@huggingface/transformers';
 
 import type { PlannedVariant } from '../conversion/checkpoint.js';
 import type { SegGPTConfigFields } from '../configs/seggpt_config_fields.js';
+import type { StoreFile } from './cache_conversion.js';
 
 export interface LocalConversionRequest {
   config: SegGPTConfigFields;
@@ -29,6 +30,11 @@ export interface NodePlatform {
   isFolderHere(name: string): boolean;
   /** Converts one variant of the checkpoint in `folder` once, into the cache; returns the converted model folder. */
   convert(folder: string, request: LocalConversionRequest): Promise<string>;
+  /**
+   * Stores converted files in Transformers.js's file cache (`<cacheDir>/<folder>/<path>`), as its FileCache stores a
+   * download: under `<file>.tmp.<pid>.<random>`, renamed when complete.
+   */
+  fileCacheStore(cacheDir: string, folder: string): StoreFile;
   /**
    * Removes the temporary files Transformers.js's file cache left in `folder` (relative to `cacheDir`) for downloads that
    * never finished: those of dead processes, and with `ownToo` this process's (after its own load failed).

@@ -23,28 +23,28 @@ type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Resp
 const served = new Map<string, ServedFile>();
 /** URL prefixes that exist only here: a request under one that is not served gets a local 404, never the network. */
 const prefixes = new Map<string, number>();
-let installed: Fetch | null = null;
-let underlying: Fetch | null = null;
+/** Each wrapper this module installed, and the fetch it wraps (the user's, or the library's default). */
+const wrapped = new WeakMap<Fetch, Fetch>();
 
-/** The fetch to use for real network requests (the one `env.fetch` held before this module wrapped it). */
+/** The fetch to use for real network requests: the one `env.fetch` held before this module wrapped it. */
 export function networkFetch(): Fetch {
   const current = env.fetch as Fetch;
-  if (current !== installed || !underlying) return current;
-  return underlying;
+  return wrapped.get(current) ?? current;
 }
 
 function install(): void {
   const current = env.fetch as Fetch;
-  if (current === installed) return;
-  underlying = current;
+  if (wrapped.has(current)) return;
+  // Calls the fetch it wrapped, never a shared variable: a user who wraps env.fetch after a load (logging, auth)
+  // wraps this wrapper, and the next install wraps theirs; each layer calls the one below it, once.
   const wrapper: Fetch = async (input, init) => {
     const url = absoluteURL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const file = served.get(url);
     if (file) return respond(file, init);
     for (const prefix of prefixes.keys()) if (url.startsWith(prefix)) return new Response(null, { status: 404 });
-    return underlying!(input, init);
+    return current(input, init);
   };
-  installed = wrapper;
+  wrapped.set(wrapper, current);
   env.fetch = wrapper as typeof env.fetch;
 }
 

@@ -6,10 +6,10 @@
  * (their bytes), each weight file's size and modification time, the converter's format version and the dtype, so
  * changed weights or configs convert again. A cache entry appears whole (staging folder + rename) or not at all.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { env } from '@huggingface/transformers';
 
 import { convertedConfigJSON, prepareCheckpoint, serializeVariant } from '../../conversion/checkpoint.js';
@@ -20,6 +20,7 @@ import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../../conversion/safetensors.j
 import { abortError } from '../../conversion/http_source.js';
 import { InputError } from '../../errors.js';
 import { CONVERTED_FORMAT, isHubModelId } from '../model_paths.js';
+import type { StoreFile } from '../cache_conversion.js';
 import type { NodePlatform, LocalConversionRequest } from '../platform.js';
 import { isProcessAlive } from '../../conversion/node/processes.js';
 
@@ -122,6 +123,21 @@ async function convert(folder: string, request: LocalConversionRequest): Promise
   }
 }
 
+function fileCacheStore(cacheDir: string, folder: string): StoreFile {
+  return async (file) => {
+    const target = join(cacheDir, folder, file.path);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.tmp.${process.pid}.${randomBytes(4).readUInt32LE(0).toString(36)}`;
+    try {
+      await writeSerializedFile(tmp, file);
+      await rename(tmp, target);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  };
+}
+
 /** Transformers.js's FileCache writes `<file>.tmp.<pid>.<random>` and renames it when complete. */
 const UNFINISHED = /\.tmp\.(\d+)\.[a-z0-9]+$/;
 
@@ -161,5 +177,6 @@ export const nodePlatform: NodePlatform = {
     }
   },
   convert,
+  fileCacheStore,
   removeUnfinishedDownloads,
 };
