@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { vitLargeFixture } from '../dev/fixtures.js';
 import { machineFacts } from './machine.js';
-import { countOpTypes, readOnnxNodes } from './onnx_nodes.js';
+import { countOpTypes, readOnnxNodes } from '../dev/onnx_nodes.js';
 import { summariseTrace, type TimeShare } from './profile_trace.js';
 import { formatMarkdown } from './report.js';
 import { ensureSyntheticCheckpoint } from '../dev/synthetic_cache.js';

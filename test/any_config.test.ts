@@ -206,6 +206,7 @@ test('the configs cover every supported activation', () => {
 describe.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', (_name, c, k) => {
   const config = parseSegGPTConfig(c.raw, c.name);
   let session: ort.InferenceSession;
+  let decomposed: ort.InferenceSession;
   let weight: WeightGetter;
   let convertedFolder: string;
 
@@ -215,31 +216,36 @@ describe.each(CASES.map((c, k) => [c.name, c, k] as const))('%s', (_name, c, k) 
     const converted = await convertCheckpoint({ checkpoint, output: join(work, `onnx-${k}`), dtypes: 'fp32' });
     convertedFolder = converted.output;
     session = await ort.InferenceSession.create(join(converted.output, 'onnx', 'model.onnx'));
+    const standard = await convertCheckpoint({ checkpoint, output: join(work, `onnx-${k}-decomposed`), dtypes: 'fp32', attention: 'decomposed' });
+    decomposed = await ort.InferenceSession.create(join(standard.output, 'onnx', 'model.onnx'));
     weight = await loadCheckpointWeights(checkpoint);
   });
 
   afterAll(async () => {
     await session?.release();
+    await decomposed?.release();
   });
 
-  test.each([1, 2, 3])('batch %i: pred_masks and last_hidden_state match the reference (semantic/instance × ensemble on/off)', async (batch) => {
+  test.each([1, 2, 3])('batch %i: pred_masks and last_hidden_state match the reference (semantic/instance × ensemble on/off, both attention forms)', async (batch) => {
     const [gh, gw] = [config.image_size[0] / config.patch_size, config.image_size[1] / config.patch_size];
     const inputs = randomInputs(config, batch, 7 * k + batch);
     for (const embedding_type of ['semantic', 'instance'] as const) {
       for (const feature_ensemble of c.featureEnsemble === false ? [false] : [false, true]) {
-        const out = await session.run(feeds(config, batch, inputs, embedding_type, feature_ensemble));
         const ref = referenceForward(config, weight, { ...inputs, embedding_type, feature_ensemble });
-        expect(out.pred_masks.dims).toEqual([batch, 3, ...config.image_size]);
-        expect(out.last_hidden_state.dims).toEqual([batch, gh, gw, config.hidden_size]);
-        const masks = relativeDiff(out.pred_masks.data as Float32Array, ref.pred_masks);
-        const hidden = relativeDiff(out.last_hidden_state.data as Float32Array, ref.last_hidden_state);
-        report.push(
-          `${c.name} | B=${batch} ${embedding_type} fe=${feature_ensemble} | pred_masks max|v| ${masks.scale.toFixed(2)} rel ${masks.rel.toExponential(1)}` +
-            ` | last_hidden_state max|v| ${hidden.scale.toFixed(2)} rel ${hidden.rel.toExponential(1)}`,
-        );
-        expect(masks.scale).toBeGreaterThan(0.1); // not a degenerate all-zero output
-        expect(masks.rel).toBeLessThan(RELATIVE_TOLERANCE);
-        expect(hidden.rel).toBeLessThan(RELATIVE_TOLERANCE);
+        for (const [form, model] of [['fused', session], ['decomposed', decomposed]] as const) {
+          const out = await model.run(feeds(config, batch, inputs, embedding_type, feature_ensemble));
+          expect(out.pred_masks.dims).toEqual([batch, 3, ...config.image_size]);
+          expect(out.last_hidden_state.dims).toEqual([batch, gh, gw, config.hidden_size]);
+          const masks = relativeDiff(out.pred_masks.data as Float32Array, ref.pred_masks);
+          const hidden = relativeDiff(out.last_hidden_state.data as Float32Array, ref.last_hidden_state);
+          report.push(
+            `${c.name} | ${form} B=${batch} ${embedding_type} fe=${feature_ensemble} | pred_masks max|v| ${masks.scale.toFixed(2)} rel ${masks.rel.toExponential(1)}` +
+              ` | last_hidden_state max|v| ${hidden.scale.toFixed(2)} rel ${hidden.rel.toExponential(1)}`,
+          );
+          expect(masks.scale).toBeGreaterThan(0.1); // not a degenerate all-zero output
+          expect(masks.rel).toBeLessThan(RELATIVE_TOLERANCE);
+          expect(hidden.rel).toBeLessThan(RELATIVE_TOLERANCE);
+        }
       }
     }
   });

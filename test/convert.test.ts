@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertCheckpoint } from '../src/conversion/node/convert.js';
 import { main } from '../cli/main.js';
 import { absDiff, readNpy } from '../dev/npy.js';
+import { readOnnxNodes } from '../dev/onnx_nodes.js';
 import { TINY, tinyCases } from './support/fixtures.js';
 import { tinyCaseFeeds } from './support/onnx_run.js';
 import { safetensorsBytes } from './support/safetensors.js';
@@ -229,5 +230,34 @@ describe('seggpt convert on bad checkpoints', () => {
     const { code, stderr } = await runCli(['convert', TINY, '--output', join(work, 'never'), '--dtype', 'fp8']);
     expect(code).toBe(1);
     expect(stderr).toMatch(/unknown dtype "fp8".*fp32.*fp16/);
+  });
+});
+
+describe('attention forms', () => {
+  test("'fused' writes one com.microsoft MultiHeadAttention per layer and 'decomposed' standard ops only; both give the reference on every case", async () => {
+    const layers = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8')).num_hidden_layers as number;
+    const decomposed = join(work, 'tiny-decomposed');
+    await convertCheckpoint({ checkpoint: TINY, output: decomposed, attention: 'decomposed' });
+    const nodesOf = (folder: string) => readOnnxNodes(join(folder, 'onnx', 'model.onnx'));
+    const fusedNodes = nodesOf(converted);
+    expect(fusedNodes.filter((n) => n.op_type === 'MultiHeadAttention' && n.domain === 'com.microsoft')).toHaveLength(layers);
+    expect(fusedNodes.filter((n) => n.op_type === 'Softmax')).toHaveLength(0);
+    const standardNodes = nodesOf(decomposed);
+    expect(standardNodes.filter((n) => n.domain !== '' && n.domain !== 'ai.onnx')).toEqual([]);
+    expect(standardNodes.filter((n) => n.op_type === 'Softmax')).toHaveLength(layers);
+    for (const folder of [converted, decomposed]) {
+      const session = await ort.InferenceSession.create(join(folder, 'onnx', 'model.onnx'));
+      for (const c of tinyCases()) {
+        const res = await session.run(tinyCaseFeeds(c) as unknown as ort.InferenceSession.FeedsType);
+        const expected = readNpy(join(c.dir, 'pred_masks.npy'));
+        expect(absDiff(res.pred_masks.data as Float32Array, expected.data as Float32Array).max, `${folder} ${c.name}`).toBeLessThan(PRED_MASKS_TOLERANCE);
+      }
+      await session.release();
+    }
+  });
+
+  test('an unknown attention form is refused, naming the valid ones (JS and CLI)', async () => {
+    await expect(convertCheckpoint({ checkpoint: TINY, output: join(work, 'never'), attention: 'flash' as never })).rejects.toThrow(/attention must be one of fused, decomposed/);
+    expect(existsSync(join(work, 'never'))).toBe(false);
   });
 });

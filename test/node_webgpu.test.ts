@@ -63,7 +63,7 @@ function providersOf(prefix: string): Map<string, number> {
   for (const event of events) {
     if (event.cat !== 'Node' || !event.args?.provider) continue;
     // Shape bookkeeping may legitimately stay on the CPU; the arithmetic must not.
-    if (!['MatMul', 'MatMulNBits', 'Softmax', 'LayerNormalization', 'Conv', 'Gelu', 'BiasGelu'].includes(event.args.op_name ?? '')) continue;
+    if (!['MatMul', 'MatMulNBits', 'MultiHeadAttention', 'Softmax', 'LayerNormalization', 'Conv', 'Gelu', 'BiasGelu'].includes(event.args.op_name ?? '')) continue;
     counts.set(event.args.provider, (counts.get(event.args.provider) ?? 0) + 1);
   }
   return counts;

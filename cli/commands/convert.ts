@@ -1,4 +1,5 @@
 import { convertCheckpoint } from '../../src/conversion/node/convert.js';
+import type { AttentionForm } from '../../src/conversion/seggpt_graph.js';
 import { SUPPORTED_DTYPES } from '../../src/conversion/variants.js';
 import { InputError } from '../../src/errors.js';
 import { stringOption, type CommandSpec, type ParsedArgs } from '../args.js';
@@ -15,6 +16,12 @@ export const convertSpec: CommandSpec = {
     dtype: { kind: 'string', value: '<list>', description: `variants, comma-separated: ${SUPPORTED_DTYPES.join(', ')} or all`, default: 'fp32' },
     'external-data': { kind: 'string', value: 'auto|always|never', description: 'store weights in <file>.onnx_data', default: 'auto' },
     overwrite: { kind: 'boolean', description: 'replace an existing output folder (never the checkpoint itself or a folder holding it)' },
+    attention: {
+      kind: 'string',
+      value: 'fused|decomposed',
+      description: "encoder attention: onnxruntime's MultiHeadAttention (less memory) or standard ONNX ops only",
+      default: 'fused',
+    },
     'allow-non-finite': { kind: 'boolean', description: 'convert weights that hold NaN or Infinity instead of refusing them' },
     revision: { kind: 'string', value: '<rev>', description: 'hub revision (branch, tag or commit)' },
     'hub-url': { kind: 'string', value: '<url>', description: 'hub endpoint (default $HF_ENDPOINT or https://huggingface.co)' },
@@ -37,6 +44,7 @@ export async function runConvert(args: ParsedArgs, progress: Progress): Promise<
     external_data: external === 'always' ? true : external === 'never' ? false : 'auto',
     overwrite: Boolean(args.options.overwrite),
     allow_non_finite: Boolean(args.options['allow-non-finite']),
+    attention: stringOption(args, 'attention') as AttentionForm | undefined,
     revision: stringOption(args, 'revision'),
     hub_url: stringOption(args, 'hub-url'),
     token: stringOption(args, 'token') ?? process.env.HF_TOKEN,

@@ -9,7 +9,7 @@ import { readText, type CheckpointFiles } from './byte_source.js';
 import { checkCheckpointTensors, expectedTensors } from './checkpoint_layout.js';
 import { productionOrder, serializeModel, type ModelMeta, type SerializedFile } from './onnx/serialize.js';
 import { openCheckpointWeights, type CheckpointWeights } from './safetensors.js';
-import { buildSegGPTGraph, type WeightReader } from './seggpt_graph.js';
+import { type AttentionForm, buildSegGPTGraph, DEFAULT_ATTENTION, type WeightReader } from './seggpt_graph.js';
 import { resolveVariants, type Variant } from './variants.js';
 
 export const PRODUCER = 'transformers-seggpt';
@@ -74,6 +74,8 @@ export interface SerializeOptions {
   externalData?: 'auto' | boolean;
   /** Convert weights that hold NaN or ±Infinity instead of refusing them. */
   allowNonFinite?: boolean;
+  /** How the encoder's attention is written (default 'fused'; see AttentionForm). */
+  attention?: AttentionForm;
 }
 
 /** Reads weights, refusing tensors that hold NaN or ±Infinity (a broken checkpoint would convert into a model that finds nothing). */
@@ -104,8 +106,9 @@ export function finiteWeights(weights: WeightReader, allowNonFinite = false): We
 
 /** The ONNX files of one precision variant; weights are read from the checkpoint as the files are consumed. */
 export async function serializeVariant(config: SegGPTConfigFields, weights: WeightReader, variant: Variant, options: SerializeOptions = {}): Promise<SerializedVariant> {
-  const { graph, external } = await buildVariant(config, finiteWeights(weights, options.allowNonFinite), variant, options.externalData ?? 'auto');
-  const files = serializeModel(graph, `onnx/${variant.file}`, metaOf(variant), external);
+  const attention = options.attention ?? DEFAULT_ATTENTION;
+  const { graph, external } = await buildVariant(config, finiteWeights(weights, options.allowNonFinite), variant, options.externalData ?? 'auto', attention);
+  const files = serializeModel(graph, `onnx/${variant.file}`, metaOf(variant, attention), external);
   return {
     dtype: variant.dtype,
     file: variant.file,
@@ -116,18 +119,18 @@ export async function serializeVariant(config: SegGPTConfigFields, weights: Weig
   };
 }
 
-async function buildVariant(config: SegGPTConfigFields, weights: WeightReader, variant: Variant, externalData: 'auto' | boolean) {
-  const graph = await buildSegGPTGraph(config, weights, variant.plan);
+async function buildVariant(config: SegGPTConfigFields, weights: WeightReader, variant: Variant, externalData: 'auto' | boolean, attention: AttentionForm) {
+  const graph = await buildSegGPTGraph(config, weights, variant.plan, { attention });
   const external = externalData === 'auto' ? weightBytesOf(graph) > EXTERNAL_DATA_THRESHOLD_BYTES : externalData;
   return { graph, external };
 }
 
-function metaOf(variant: Variant): ModelMeta {
+function metaOf(variant: Variant, attention: AttentionForm): ModelMeta {
   return {
     producer: PRODUCER,
     version: PRODUCER_VERSION,
     docString: `SegGptForImageSegmentation (${variant.dtype}) converted by ${PRODUCER}`,
-    metadata: { dtype: variant.dtype, model_type: 'seggpt' },
+    metadata: { dtype: variant.dtype, model_type: 'seggpt', attention },
   };
 }
 
@@ -140,6 +143,7 @@ export interface PlannedVariant {
   /** File name inside onnx/. */
   file: string;
   external_data: boolean;
+  attention: AttentionForm;
   /** The files serializeVariant will produce for this config, in the same order, with their exact sizes. */
   files: { path: string; byteLength: number }[];
   /** Checkpoint tensors in the order the conversion reads them (while building the graph, then while producing). */
@@ -148,10 +152,6 @@ export interface PlannedVariant {
 
 const planMemo = new Map<string, PlannedVariant>();
 
-/**
- * What serializeVariant will produce for `dtype`, known before the checkpoint is read: file names, sizes and whether
- * weights go to external data depend on the config alone (shapes, not values), so the graph is built on zeros.
- */
 /** Throws when the files a conversion produced differ from its plan (which the library was told to expect). */
 export function checkAgainstPlan(serialized: Pick<SerializedVariant, 'files'>, plan: Pick<PlannedVariant, 'files'>): void {
   const sizes = serialized.files.map((f) => `${f.path}:${f.byteLength}`).join(',');
@@ -159,9 +159,18 @@ export function checkAgainstPlan(serialized: Pick<SerializedVariant, 'files'>, p
   if (sizes !== planned) throw new Error(`transformers-seggpt: the converted files (${sizes}) differ from the plan (${planned}); please report this`);
 }
 
-export async function planVariant(config: SegGPTConfigFields, dtype: string, externalData: 'auto' | boolean = 'auto'): Promise<PlannedVariant> {
+/**
+ * What serializeVariant will produce for `dtype`, known before the checkpoint is read: file names, sizes and whether
+ * weights go to external data depend on the config alone (shapes, not values), so the graph is built on zeros.
+ */
+export async function planVariant(
+  config: SegGPTConfigFields,
+  dtype: string,
+  externalData: 'auto' | boolean = 'auto',
+  attention: AttentionForm = DEFAULT_ATTENTION,
+): Promise<PlannedVariant> {
   const [variant] = resolveVariants(dtype);
-  const key = `${variant.dtype}|${externalData}|${JSON.stringify(segGPTConfigToJSON(config))}`;
+  const key = `${variant.dtype}|${externalData}|${attention}|${JSON.stringify(segGPTConfigToJSON(config))}`;
   let plan = planMemo.get(key);
   if (!plan) {
     const sizes = new Map(expectedTensors(config).map((t) => [t.name, t.shape.reduce((a, b) => a * b, 1)]));
@@ -172,13 +181,14 @@ export async function planVariant(config: SegGPTConfigFields, dtype: string, ext
         return new Float32Array(sizes.get(name) ?? 0);
       },
     };
-    const { graph, external } = await buildVariant(config, zeros, variant, externalData);
+    const { graph, external } = await buildVariant(config, zeros, variant, externalData, attention);
     const produceReads = productionOrder(graph, external).flatMap((init) => init.sources ?? []);
     plan = {
       dtype: variant.dtype,
       file: variant.file,
       external_data: external,
-      files: serializeModel(graph, `onnx/${variant.file}`, metaOf(variant), external).map(({ path, byteLength }) => ({ path, byteLength })),
+      attention,
+      files: serializeModel(graph, `onnx/${variant.file}`, metaOf(variant, attention), external).map(({ path, byteLength }) => ({ path, byteLength })),
       readOrder: [...new Set([...buildReads, ...produceReads])],
     };
     planMemo.set(key, plan);

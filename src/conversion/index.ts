@@ -21,7 +21,7 @@ export {
 } from './checkpoint.js';
 export { serializeModel, type SerializedFile, type ModelMeta } from './onnx/serialize.js';
 export { SUPPORTED_DTYPES, resolveVariants, type Variant } from './variants.js';
-export { buildSegGPTGraph, GRAPH_INPUTS, GRAPH_OUTPUTS, OPSET } from './seggpt_graph.js';
+export { ATTENTION_FORMS, buildSegGPTGraph, DEFAULT_ATTENTION, GRAPH_INPUTS, GRAPH_OUTPUTS, OPSET, type AttentionForm, type GraphOptions } from './seggpt_graph.js';
 export { openCheckpointWeights, SafetensorsFile, type CheckpointWeights, type TensorInfo } from './safetensors.js';
 export { expectedTensors, checkCheckpointTensors } from './checkpoint_layout.js';
 export { fillSynthetic, syntheticSafetensors, syntheticConfigFiles } from './synthetic.js';

@@ -81,7 +81,7 @@ export async function convertIntoCache(request: CacheConversion, store: StoreFil
     const weights = {
       readFloat32: (tensor: string) => (signal?.aborted ? Promise.reject(abortError(signal)) : prepared.weights.readFloat32(tensor)),
     };
-    const serialized = await serializeVariant(request.config, weights, variant, { externalData: plan.external_data });
+    const serialized = await serializeVariant(request.config, weights, variant, { externalData: plan.external_data, attention: plan.attention });
     checkAgainstPlan(serialized, plan);
     // The data file comes first, so a cached .onnx always has its data beside it.
     for (const file of serialized.files) {

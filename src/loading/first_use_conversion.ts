@@ -75,7 +75,7 @@ export class FirstUseConversion {
           return prepared.weights.readFloat32(name);
         },
       };
-      const serialized = await serializeVariant(config, weights, variant, { externalData: plan.external_data });
+      const serialized = await serializeVariant(config, weights, variant, { externalData: plan.external_data, attention: plan.attention });
       checkAgainstPlan(serialized, plan);
       return serialized;
     })();

@@ -15,6 +15,7 @@ import type { SegGPTConfigFields } from '../../configs/seggpt_config_fields.js';
 import { CheckpointError, InputError } from '../../errors.js';
 import { convertedConfigJSON, prepareCheckpoint, serializeVariant, type SerializedVariant } from '../checkpoint.js';
 import { downloadCheckpoint } from '../hub/download.js';
+import { ATTENTION_FORMS, type AttentionForm } from '../seggpt_graph.js';
 import { resolveVariants } from '../variants.js';
 import { folderCheckpointFiles, writeSerializedFiles } from './files.js';
 import { createStaging, discardStaging, placeStaging } from './staging.js';
@@ -40,6 +41,11 @@ export interface ConvertOptions {
   overwrite?: boolean;
   /** Convert weights that hold NaN or ±Infinity instead of refusing them (the model will answer nonsense). */
   allow_non_finite?: boolean;
+  /**
+   * How the encoder's attention is written: 'fused' (default: onnxruntime's MultiHeadAttention, less memory) or
+   * 'decomposed' (standard ONNX ops only, for other runtimes).
+   */
+  attention?: AttentionForm;
   revision?: string;
   hub_url?: string;
   token?: string;
@@ -54,8 +60,14 @@ export interface ConvertResult {
   warnings: string[];
 }
 
+function checkAttention(attention: unknown): AttentionForm | undefined {
+  if (attention === undefined || ATTENTION_FORMS.includes(attention as AttentionForm)) return attention as AttentionForm | undefined;
+  throw new InputError(`attention must be one of ${ATTENTION_FORMS.join(', ')}, got ${JSON.stringify(attention)}`);
+}
+
 export async function convertCheckpoint(options: ConvertOptions): Promise<ConvertResult> {
   const variants = resolveVariants(options.dtypes);
+  checkAttention(options.attention);
   const output = resolve(options.output);
   if (existsSync(output) && !options.overwrite) {
     throw new InputError(`output folder ${output} already exists: choose another --output or pass --overwrite`);
@@ -75,6 +87,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
         const serialized: SerializedVariant = await serializeVariant(config, weights, variant, {
           externalData: options.external_data ?? 'auto',
           allowNonFinite: options.allow_non_finite,
+          attention: checkAttention(options.attention),
         });
         await writeSerializedFiles(staging, serialized.files);
         warnings.push(...serialized.warnings.map((w) => `${variant.dtype}: ${w}`));

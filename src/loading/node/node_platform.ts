@@ -84,7 +84,7 @@ async function convert(folder: string, request: LocalConversionRequest): Promise
     const weights = {
       readFloat32: (tensor: string) => (signal?.aborted ? Promise.reject(abortError(signal)) : prepared.weights.readFloat32(tensor)),
     };
-    const serialized = await serializeVariant(prepared.config, weights, variant, { externalData: plan.external_data });
+    const serialized = await serializeVariant(prepared.config, weights, variant, { externalData: plan.external_data, attention: plan.attention });
     await writeFile(join(staging, 'preprocessor_config.json'), JSON.stringify(prepared.preprocessor, null, 2) + '\n');
     await mkdir(join(staging, 'onnx'));
     const total = serialized.bytes;
