@@ -125,6 +125,13 @@ async function main(): Promise<void> {
     log(`  ${roofline.at(-1)!.best_gflops.toFixed(1)} GFLOP/s`);
   };
   await measureRoof();
+  const rooflineInt8: BenchResults['roofline_int8'] = [];
+  const measureInt8Roof = async () => {
+    log(`roofline: int8 DynamicQuantizeMatMul ${opts.matmul}³ (U8S8) …`);
+    const n = opts.matmul;
+    rooflineInt8.push(await runWorker<RooflineMeasurement>('roofline', { m: n, k: n, n, runs: 8, kind: 'int8' } satisfies RooflineArgs));
+    log(`  ${rooflineInt8.at(-1)!.best_gflops.toFixed(1)} GOP/s`);
+  };
 
   const work = await mkdtemp(join(tmpdir(), 'seggpt-bench-'));
   const fp32Pred = join(work, 'fp32_pred_masks.f32');
@@ -156,6 +163,7 @@ async function main(): Promise<void> {
         };
         result.infer = await inferQuietly(inferArgs);
         if (dtype === 'fp32') await measureRoof();
+        if (dtype === 'q8') await measureInt8Roof();
         const i = result.infer;
         log(`  create ${i.create_seconds.toFixed(1)} s, median ${i.median_seconds.toFixed(2)} s, peak RSS ${(i.peak_rss_bytes / 1e9).toFixed(2)} GB, max abs vs ref ${i.vs_reference.max_abs.toExponential(2)}`);
         if (MEM_PATTERN_DTYPES.includes(dtype)) {
@@ -194,6 +202,7 @@ async function main(): Promise<void> {
     runs: opts.runs,
     checkpoint: { bytes: statSync(join(checkpoint.folder, 'model.safetensors')).size, reused: !checkpoint.built, build_seconds: checkpoint.seconds },
     roofline,
+    roofline_int8: rooflineInt8,
     flops: segGPTFlops(config, 1),
     convert_fp32: convert_fp32!,
     variants,

@@ -28,16 +28,20 @@ function version(): string {
   return pkg.version;
 }
 
-function mainHelp(): string {
+/** The overview: each command with the one-line summary of its own spec (the specs are loaded for it). */
+async function mainHelp(): Promise<string> {
+  const firstSentence = (text: string) => text.split(/(?<=\.)\s/)[0];
+  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, firstSentence((await load()).spec.summary)] as const));
+  const width = Math.max(...commands.map(([name]) => name.length));
   return [
     'Usage: seggpt <command> [options]',
     '',
     'SegGPT (segment everything in context) in JavaScript: convert checkpoints to ONNX, publish them, segment images.',
     '',
     'Commands:',
-    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+    ...commands.map(([name, summary]) => `  ${name.padEnd(width)}  ${summary}`),
     '',
-    'Run seggpt <command> --help for the options of a command. Global flags: --help, --version, --debug.',
+    'Run seggpt <command> --help for the options and examples of a command. Global flags: --help, --version, --debug.',
   ].join('\n');
 }
 
@@ -61,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...commandArgs] = rest;
   try {
     if (!name || name === '--help' || name === '-h' || name === 'help') {
-      process.stdout.write(mainHelp() + '\n');
+      process.stdout.write((await mainHelp()) + '\n');
       return name ? 0 : 1;
     }
     if (name === '--version') {

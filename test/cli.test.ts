@@ -70,13 +70,14 @@ function iou(a: RawImage, b: RawImage): number {
 }
 
 describe('seggpt (built binary)', () => {
-  test('--help lists the commands; every command has --help', () => {
+  test('--help lists the commands with a word on each; every command has --help', () => {
     const bin = join(ROOT, 'dist', 'cli', 'seggpt.js');
     expect(existsSync(bin)).toBe(true); // `npm test` builds first (pretest)
     const top = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     expect(top.status).toBe(0);
     for (const command of ['convert', 'publish', 'segment', 'synthetic']) {
-      expect(top.stdout).toContain(command);
+      // each listed with the first sentence of its own help
+      expect(top.stdout).toMatch(new RegExp(`^  ${command} +[A-Z][^\\n]{20,}\\.$`, 'm'));
       const help = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8' });
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: seggpt ${command}`));
