@@ -3,7 +3,7 @@
  * converted once into `<cache>/.seggpt-converted/` and reused until the checkpoint changes.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +125,15 @@ describe('a checkpoint folder', () => {
     const cache_dir = join(work, 'own-cache');
     const models = await Promise.all([1, 2, 3].map(() => SegGPTForImageSegmentation.from_pretrained(folder, { dtype: 'q4', cache_dir })));
     await Promise.all(models.map((m) => m.dispose()));
+    expect(convertedFolders(cache_dir)).toHaveLength(1);
+  });
+
+  test('a symlink to the checkpoint folder finds the conversion made through its target', async () => {
+    const cache_dir = join(work, 'symlink-cache');
+    const link = join(work, 'linked-checkpoint');
+    symlinkSync(folder, link);
+    await (await SegGPTForImageSegmentation.from_pretrained(folder, { dtype: 'q4', cache_dir })).dispose();
+    await (await SegGPTForImageSegmentation.from_pretrained(link, { dtype: 'q4', cache_dir })).dispose();
     expect(convertedFolders(cache_dir)).toHaveLength(1);
   });
 

@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 
 import { basename, dirname, join, resolve } from 'node:path';
 import { env } from '@huggingface/transformers';
 
-import { convertedConfigJSON, prepareCheckpoint, serializeVariant } from '../../conversion/checkpoint.js';
+import { convertedConfigJSON, prepareCheckpoint, serializeVariant, type PlannedVariant } from '../../conversion/checkpoint.js';
 import { folderCheckpointFiles, writeSerializedFile } from '../../conversion/node/files.js';
 import { createStaging, discardStaging, placeStaging } from '../../conversion/node/staging.js';
 import { resolveVariants } from '../../conversion/variants.js';
@@ -56,9 +56,9 @@ async function weightFiles(folder: string): Promise<string[]> {
   }
 }
 
-async function cacheKey(folder: string, dtype: string): Promise<string> {
+async function cacheKey(folder: string, plan: PlannedVariant): Promise<string> {
   const hash = createHash('sha256');
-  hash.update(`${CONVERTED_FORMAT}\0${dtype}\0${await realpath(folder)}\0`);
+  hash.update(`${CONVERTED_FORMAT}\0${plan.dtype}\0${plan.attention}\0${await realpath(folder)}\0`);
   for (const file of ['config.json', 'preprocessor_config.json']) hash.update(await readIfPresent(join(folder, file))).update('\0');
   for (const file of await weightFiles(folder)) {
     try {
@@ -73,7 +73,8 @@ async function cacheKey(folder: string, dtype: string): Promise<string> {
 
 async function convert(folder: string, request: LocalConversionRequest): Promise<string> {
   const { plan, signal, progress, name } = request;
-  const target = join(request.cacheDir, CONVERTED_CACHE_FOLDER, `${basename(folder)}-${await cacheKey(folder, plan.dtype)}-${plan.dtype}`);
+  // Named after the real folder, so a symlink to a checkpoint finds the conversion made through its target.
+  const target = join(request.cacheDir, CONVERTED_CACHE_FOLDER, `${basename(await realpath(folder))}-${await cacheKey(folder, plan)}-${plan.dtype}`);
   if (existsSync(join(target, 'config.json'))) return target;
   if (signal?.aborted) throw abortError(signal);
 
