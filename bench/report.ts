@@ -6,6 +6,7 @@ import type { ConvertMeasurement } from './workers/convert.js';
 import type { InferMeasurement } from './workers/infer.js';
 import type { PrePostMeasurement } from './workers/prepost.js';
 import type { RooflineMeasurement } from './workers/roofline.js';
+import type { PreprocessResults } from './preprocess.js';
 
 /** Decimal units, as the 1.48 GB checkpoint size is quoted. */
 const GB = 1e9;
@@ -32,6 +33,8 @@ export interface BenchResults {
   /** int8 MatMul rate (q8's own DynamicQuantizeMatMul pattern), measured around the q8 runs; absent in older results. */
   roofline_int8?: (RooflineMeasurement & WorkerResult)[];
   flops: FlopBreakdown;
+  /** bench/preprocess.ts's result (12 MP and 1 MP, Node, Chromium, Pillow), run with this run's q8 time. */
+  photo_prepost?: PreprocessResults;
   /** The timed fp32 conversion (its own child process). */
   convert_fp32: ConvertMeasurement & WorkerResult;
   variants: VariantResult[];
@@ -104,6 +107,20 @@ export function prePostRow(measured: { preprocess_seconds: number; postprocess_s
   return row('pre + post-processing / fp32 session time', share, (v) => `${(v * 100).toFixed(2)} %`, '≤ 3 %', (v) => v <= 0.03);
 }
 
+/** The photo-size targets: Node preprocessing at the largest size ≤ Pillow's resizes; pre + post ≤ 5 % of q8's session. */
+export function photoPrePostRows(p: PreprocessResults | undefined, q8Seconds: number | undefined): TargetRow[] {
+  const big = p?.sizes.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
+  const at = <T extends { width: number; height: number }>(list: T[] | undefined) => list?.find((t) => big && t.width === big.width && t.height === big.height);
+  const node = at(p?.node);
+  const pillow = p?.pillow && 'sizes' in p.pillow ? at(p.pillow.sizes) : undefined;
+  const mp = big ? `${((big.width * big.height) / 1e6).toFixed(0)} MP` : 'photo size';
+  const ms = (v: number) => `${(v * 1000).toFixed(0)} ms`;
+  return [
+    row(`Node preprocess ${mp} / Pillow's resizes${pillow ? ` (${ms(pillow.resize_seconds)})` : ''}`, node && pillow && node.preprocess_seconds / pillow.resize_seconds, ratio, '≤ 1×', (v) => v <= 1),
+    row(`pre + post ${mp} query + prompt/mask / q8 session time`, node && q8Seconds && (node.preprocess_seconds + node.postprocess_seconds) / q8Seconds, (v) => `${(v * 100).toFixed(1)} %`, '≤ 5 %', (v) => v <= 0.05),
+  ];
+}
+
 export function targetRows(r: BenchResults): TargetRow[] {
   const fp32 = variant(r, 'fp32')?.infer;
   const q8 = variant(r, 'q8')?.infer;
@@ -118,6 +135,7 @@ export function targetRows(r: BenchResults): TargetRow[] {
     row('fp32 peak RSS', fp32?.peak_rss_bytes, gb, '≤ 2.0 GB', (v) => v <= 2.0 * GB),
     row('q4 file / fp32 file', q4 && fp32 && q4.file_bytes / fp32.file_bytes, ratio, '≤ 0.2×', (v) => v <= 0.2),
     prePostRow(r.prepost, fp32?.median_seconds),
+    ...photoPrePostRows(r.photo_prepost, q8?.median_seconds),
   ];
 }
 

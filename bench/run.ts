@@ -7,10 +7,12 @@
  * in its own child process, one at a time, deleting each variant once measured (peak disk ≈ 2 models). Prints
  * a table with targets and writes BENCHMARKS.md. Timings are reported, never asserted.
  */
-import { existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config_fields.js';
 import { vitLargeFixture, tinyFixture } from '../dev/fixtures.js';
@@ -23,6 +25,7 @@ import type { ConvertArgs, ConvertMeasurement } from './workers/convert.js';
 import type { InferArgs, InferMeasurement } from './workers/infer.js';
 import type { PrePostArgs, PrePostMeasurement } from './workers/prepost.js';
 import type { RooflineArgs, RooflineMeasurement } from './workers/roofline.js';
+import type { PreprocessResults } from './preprocess.js';
 
 const ALL_DTYPES = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16'];
 /**
@@ -65,6 +68,8 @@ function options() {
       json: { type: 'string' },
       'from-json': { type: 'string' },
       'matmul-size': { type: 'string', default: '2048' },
+      /** Skip bench:preprocess (photo-size pre/post-processing, Chromium and Pillow). */
+      'no-preprocess': { type: 'boolean', default: false },
     },
   });
   const dtypes = values.dtypes === 'all' ? ALL_DTYPES : values.dtypes.split(',').map((d) => d.trim());
@@ -80,6 +85,7 @@ function options() {
     json: values.json ? resolve(values.json) : undefined,
     fromJson: values['from-json'] ? resolve(values['from-json']) : undefined,
     matmul: Number(values['matmul-size']),
+    preprocess: !values['no-preprocess'],
   };
 }
 
@@ -195,6 +201,22 @@ async function main(): Promise<void> {
     await rm(work, { recursive: true, force: true });
   }
 
+  // Photo sizes (12 MP and 1 MP) against Pillow and this run's q8 session: bench/preprocess.ts in its own process,
+  // which also writes its section of the report.
+  let photo: PreprocessResults | undefined;
+  const q8Seconds = variants.find((v) => v.dtype === 'q8')?.infer?.median_seconds;
+  if (opts.preprocess) {
+    log('pre/post-processing at photo sizes (bench:preprocess) …');
+    const json = join(tmpdir(), `seggpt-bench-preprocess-${process.pid}.json`);
+    const script = fileURLToPath(new URL('./preprocess.js', import.meta.url));
+    const args = [script, '--json', json, '--benchmarks', opts.out, ...(q8Seconds ? ['--q8-seconds', String(q8Seconds)] : ['--no-q8'])];
+    const run = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (run.status === 0 && existsSync(json)) {
+      photo = JSON.parse(readFileSync(json, 'utf8')) as PreprocessResults;
+      rmSync(json, { force: true });
+    } else log(`  failed (exit ${run.status})`);
+  }
+
   const results: BenchResults = {
     machine,
     load: { start: loadStart, end: load1() },
@@ -203,6 +225,7 @@ async function main(): Promise<void> {
     checkpoint: { bytes: statSync(join(checkpoint.folder, 'model.safetensors')).size, reused: !checkpoint.built, build_seconds: checkpoint.seconds },
     roofline,
     roofline_int8: rooflineInt8,
+    photo_prepost: photo,
     flops: segGPTFlops(config, 1),
     convert_fp32: convert_fp32!,
     variants,

@@ -53,25 +53,47 @@ export function writeImage(
   }
 }
 
-/**
- * Checks a class-index prompt mask (do_convert_rgb) and returns the channel holding the class ids.
- * Multi-channel masks are accepted when grey (R = G = B), which is how a grey PNG arrives from a
- * browser canvas; a colour mask needs do_convert_rgb: false.
- */
-function checkClassMap(mask: PixelBuffer, where: string, numLabels: number | null): void {
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** The largest first-channel value of `mask`; throws (via `colour`) at the first pixel whose R, G, B differ. */
+function scanClassMap(mask: PixelBuffer, colour: () => never): number {
   const { data, channels } = mask;
   const pixels = mask.width * mask.height;
-  const grey = channels >= 3;
   let max = 0;
-  for (let i = 0, p = 0; i < pixels; i++, p += channels) {
-    const v = data[p];
-    if (v > max) max = v;
-    if (grey && (data[p + 1] !== v || data[p + 2] !== v)) {
-      throw new InputError(
-        `SegGPTImageProcessor: ${where} is a colour (RGB) image but do_convert_rgb is true; pass do_convert_rgb: false to use an RGB mask as it is, or give a one-channel class-index map`,
-      );
+  if (channels === 4 && LITTLE_ENDIAN && data.byteOffset % 4 === 0) {
+    // Whole pixels as little-endian words: R = G = B exactly when the low 16 bits of w ^ (w >>> 8) are 0.
+    const words = new Uint32Array(data.buffer, data.byteOffset, pixels);
+    for (let i = 0; i < pixels; i++) {
+      const w = words[i];
+      if (((w ^ (w >>> 8)) & 0xffff) !== 0) colour();
+      const v = w & 0xff;
+      if (v > max) max = v;
     }
+  } else if (channels >= 3) {
+    for (let i = 0, p = 0; i < pixels; i++, p += channels) {
+      const v = data[p];
+      if (data[p + 1] !== v || data[p + 2] !== v) colour();
+      if (v > max) max = v;
+    }
+  } else {
+    for (let p = 0; p < pixels * channels; p += channels) if (data[p] > max) max = data[p];
   }
+  return max;
+}
+
+/**
+ * Checks a class-index prompt mask (do_convert_rgb): grey, and no class above num_labels.
+ * Multi-channel masks are accepted when grey (R = G = B), which is how a grey PNG arrives from a
+ * browser canvas; a colour mask needs do_convert_rgb: false. A 1-channel map without num_labels has
+ * nothing to check (every value 0–255 is a grey level), so it is not scanned.
+ */
+function checkClassMap(mask: PixelBuffer, where: string, numLabels: number | null): void {
+  if (mask.channels < 3 && numLabels === null) return;
+  const max = scanClassMap(mask, () => {
+    throw new InputError(
+      `SegGPTImageProcessor: ${where} is a colour (RGB) image but do_convert_rgb is true; pass do_convert_rgb: false to use an RGB mask as it is, or give a one-channel class-index map`,
+    );
+  });
   if (numLabels !== null && max > numLabels && max === 255 && numLabels < 255 && onlyBlackAndWhite(mask)) {
     throw new InputError(
       `SegGPTImageProcessor: ${where} holds only 0 and 255, a black/white mask, not a class-index map 0..${numLabels}: ` +
@@ -132,11 +154,16 @@ export function writeMask(
   const plane = height * width;
   const { data } = mask;
   const stride = mask.channels;
-  for (let y = 0, i = 0; y < height; y++) {
-    const row = ys[y] * mask.width;
-    for (let x = 0; x < width; x++, i++) {
-      const p = (row + xs[x]) * stride;
-      for (let c = 0; c < 3; c++) out[offset + c * plane + i] = colours[c * 256 + data[p + (channels === 3 ? c : 0)]];
+  // Source byte offset of each output column's pixel, and of each channel's value in it.
+  const columns = new Int32Array(width);
+  for (let x = 0; x < width; x++) columns[x] = xs[x] * stride;
+  for (let c = 0; c < 3; c++) {
+    const lut = colours.subarray(c * 256, c * 256 + 256);
+    const channel = channels === 3 ? c : 0;
+    const base = offset + c * plane;
+    for (let y = 0, i = base; y < height; y++) {
+      const row = ys[y] * mask.width * stride + channel;
+      for (let x = 0; x < width; x++, i++) out[i] = lut[data[row + columns[x]]];
     }
   }
 }

@@ -50,12 +50,55 @@ function checkTargetSizes(target_sizes: unknown, batch: number): TargetSize[] | 
   return target_sizes as TargetSize[];
 }
 
+/** The reference's per-channel float32 steps: `x·std + mean` → `·255` → clip to [0, 255]. */
+function channelLevel(x: number, std: number, mean: number): number {
+  const v = Math.fround(Math.fround(Math.fround(x * std) + mean) * 255);
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/**
+ * The per-pixel value on the model grid: HF's `int(mean of R, G, B)`, or (palette) the nearest colour's index.
+ * `base` is the first pixel of the lower half of channel 0; channels are `plane` apart.
+ */
+function gridValues(data: Float32Array, base: number, plane: number, mean: number[], std: number[], palette: SegGPTPalette | null, values: Int32Array): void {
+  const [m0, m1, m2] = mean;
+  const [s0, s1, s2] = std;
+  const n = values.length;
+  for (let i = 0, p = base; i < n; i++, p++) {
+    const r = channelLevel(data[p], s0, m0);
+    const g = channelLevel(data[p + plane], s1, m1);
+    const b = channelLevel(data[p + 2 * plane], s2, m2);
+    values[i] = palette ? palette.nearest(r, g, b) : Math.trunc(Math.fround(Math.fround(Math.fround(r + g) + b) / 3));
+  }
+}
+
+/**
+ * seg[y][x] = values[ys[y]][xs[x]], marking each value seen. Nearest rows repeat (ys is non-decreasing), so a row is
+ * gathered once and copied for the output rows that repeat it.
+ */
+function gather(values: Int32Array, width: number, ys: Int32Array, xs: Int32Array, seg: Int32Array, seen: Uint8Array): void {
+  const outWidth = xs.length;
+  for (let y = 0, o = 0; y < ys.length; y++, o += outWidth) {
+    if (y > 0 && ys[y] === ys[y - 1]) {
+      seg.copyWithin(o, o - outWidth, o);
+      continue;
+    }
+    const row = ys[y] * width;
+    for (let x = 0; x < outWidth; x++) {
+      const v = values[row + xs[x]];
+      seg[o + x] = v;
+      seen[v] = 1;
+    }
+  }
+}
+
 /**
  * HF `SegGptImageProcessor.post_process_semantic_segmentation`, float32 step for step:
  * lower half of pred_masks → `x·std + mean` → `·255` → clip [0, 255] → torch nearest resize to the
  * target size → channel mean truncated to int, or (num_labels) argmin of the squared distance to the
  * palette colours, first index on ties. The per-pixel map is computed once on the model grid and then
- * gathered, which equals resizing first because nearest resizing only copies pixels.
+ * gathered, which equals resizing first because nearest resizing only copies pixels. (The loops live in small
+ * functions of their own, which the JIT optimises on their first calls.)
  */
 export function postProcessSemanticSegmentation(
   pred_masks: unknown,
@@ -70,42 +113,21 @@ export function postProcessSemanticSegmentation(
   const top = Math.floor(fullHeight / 2);
   const height = fullHeight - top;
   const plane = fullHeight * width;
-  const grid = height * width;
   const mean = image_mean.map(Math.fround);
   const std = image_std.map(Math.fround);
   const numValues = palette ? palette.num_labels + 1 : 256;
 
   const results: SegGPTSemanticSegmentation[] = [];
-  const values = new Int32Array(grid);
+  const values = new Int32Array(height * width);
   for (let b = 0; b < batch; b++) {
-    const base = b * 3 * plane + top * width;
-    for (let i = 0; i < grid; i++) {
-      let r = Math.fround(Math.fround(Math.fround(data[base + i] * std[0]) + mean[0]) * 255);
-      let g = Math.fround(Math.fround(Math.fround(data[base + plane + i] * std[1]) + mean[1]) * 255);
-      let bl = Math.fround(Math.fround(Math.fround(data[base + 2 * plane + i] * std[2]) + mean[2]) * 255);
-      r = r < 0 ? 0 : r > 255 ? 255 : r;
-      g = g < 0 ? 0 : g > 255 ? 255 : g;
-      bl = bl < 0 ? 0 : bl > 255 ? 255 : bl;
-      values[i] = palette ? palette.nearest(r, g, bl) : Math.trunc(Math.fround(Math.fround(Math.fround(r + g) + bl) / 3));
-    }
-
+    gridValues(data, b * 3 * plane + top * width, plane, mean, std, palette, values);
     const [outHeight, outWidth] = sizes ? sizes[b] : [height, width];
-    const ys = torchNearestIndices(height, outHeight);
-    const xs = torchNearestIndices(width, outWidth);
     const seg = new Int32Array(outHeight * outWidth);
     const seen = new Uint8Array(numValues);
-    for (let y = 0, o = 0; y < outHeight; y++) {
-      const row = ys[y] * width;
-      for (let x = 0; x < outWidth; x++, o++) {
-        const v = values[row + xs[x]];
-        seg[o] = v;
-        seen[v] = 1;
-      }
-    }
+    gather(values, width, torchNearestIndices(height, outHeight), torchNearestIndices(width, outWidth), seg, seen);
     const labels: number[] = [];
     for (let v = 0; v < numValues; v++) if (seen[v]) labels.push(v);
     results.push({ segmentation: new Tensor('int32', seg, [outHeight, outWidth]), labels });
   }
   return results;
 }
-

@@ -1,4 +1,5 @@
 import type { PixelBuffer } from './pixel_buffer.js';
+import { wasmKernels, type ResampleKernels } from './pillow_resample_wasm.js';
 
 /**
  * Pillow's convolution resize (`Image.resize` with BOX, BILINEAR, HAMMING, BICUBIC or LANCZOS) on
@@ -115,8 +116,12 @@ function clip8(sum: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
+// ---- JavaScript passes (used where WebAssembly SIMD is unavailable) ----
+// All channels of a pixel are summed in one walk over its taps. The sums are integers below 2^31 in magnitude,
+// so JavaScript's doubles hold them exactly and any summation order gives Pillow's result.
+
 /** Horizontal pass over source rows [row0, row0 + rows): output is outWidth × rows × channels. */
-function horizontalPass(src: PixelBuffer, channels: number, row0: number, rows: number, outWidth: number, taps: Taps): Uint8ClampedArray {
+function horizontalPassJS(src: PixelBuffer, channels: number, row0: number, rows: number, outWidth: number, taps: Taps): Uint8ClampedArray {
   const { data, width, channels: stride } = src;
   const out = new Uint8ClampedArray(outWidth * rows * channels);
   const { ksize, start, count, coeffs } = taps;
@@ -125,12 +130,28 @@ function horizontalPass(src: PixelBuffer, channels: number, row0: number, rows: 
     const rowBase = (row0 + y) * width;
     for (let xx = 0; xx < outWidth; xx++) {
       const first = (rowBase + start[xx]) * stride;
-      const n = count[xx];
       const kBase = xx * ksize;
-      for (let c = 0; c < channels; c++) {
-        let sum = HALF;
-        for (let x = 0, p = first + c; x < n; x++, p += stride) sum += data[p] * coeffs[kBase + x];
-        out[o++] = clip8(sum);
+      const kEnd = kBase + count[xx];
+      if (channels === 3) {
+        let r = HALF;
+        let g = HALF;
+        let b = HALF;
+        for (let k = kBase, p = first; k < kEnd; k++, p += stride) {
+          const w = coeffs[k];
+          r += data[p] * w;
+          g += data[p + 1] * w;
+          b += data[p + 2] * w;
+        }
+        out[o] = clip8(r);
+        out[o + 1] = clip8(g);
+        out[o + 2] = clip8(b);
+        o += 3;
+      } else {
+        for (let c = 0; c < channels; c++) {
+          let sum = HALF;
+          for (let k = kBase, p = first + c; k < kEnd; k++, p += stride) sum += data[p] * coeffs[k];
+          out[o++] = clip8(sum);
+        }
       }
     }
   }
@@ -138,7 +159,7 @@ function horizontalPass(src: PixelBuffer, channels: number, row0: number, rows: 
 }
 
 /** Vertical pass; `rowShift` is subtracted from each tap start (the horizontal pass dropped those rows). */
-function verticalPass(
+function verticalPassJS(
   data: Uint8Array | Uint8ClampedArray,
   width: number,
   stride: number,
@@ -150,21 +171,174 @@ function verticalPass(
   const out = new Uint8ClampedArray(width * outHeight * channels);
   const { ksize, start, count, coeffs } = taps;
   const rowStep = width * stride;
-  let o = 0;
+  // One output row at a time, accumulated tap row by tap row (sequential reads) into int sums.
+  const sums = new Float64Array(width * channels);
   for (let yy = 0; yy < outHeight; yy++) {
-    const n = count[yy];
     const kBase = yy * ksize;
-    const firstRow = (start[yy] - rowShift) * rowStep;
-    for (let x = 0; x < width; x++) {
-      const first = firstRow + x * stride;
-      for (let c = 0; c < channels; c++) {
-        let sum = HALF;
-        for (let y = 0, p = first + c; y < n; y++, p += rowStep) sum += data[p] * coeffs[kBase + y];
-        out[o++] = clip8(sum);
+    const kEnd = kBase + count[yy];
+    sums.fill(HALF);
+    for (let k = kBase, row = (start[yy] - rowShift) * rowStep; k < kEnd; k++, row += rowStep) {
+      const w = coeffs[k];
+      if (stride === channels) {
+        for (let i = 0, p = row; i < sums.length; i++, p++) sums[i] += data[p] * w;
+      } else {
+        for (let x = 0, i = 0, p = row; x < width; x++, p += stride) for (let c = 0; c < channels; c++) sums[i++] += data[p + c] * w;
       }
     }
+    const o = yy * sums.length;
+    for (let i = 0; i < sums.length; i++) out[o + i] = clip8(sums[i]);
   }
   return out;
+}
+
+// ---- WebAssembly passes (pillow_resample_wasm.ts) ----
+
+let wasmEnabled = true;
+let cachedKernels: ResampleKernels | null | undefined;
+/** Memory an instance may keep between calls; a larger one is dropped after its call. */
+const KEEP_MEMORY_BYTES = 32 * 1024 * 1024;
+/** Source bytes copied into WebAssembly memory per horizontal-pass call. */
+const BAND_BYTES = 1 << 20;
+const MAX_MEMORY_BYTES = 2 ** 31;
+
+/**
+ * Turns the WebAssembly kernels off (false) or back on (true, the default, where the runtime supports them), for
+ * tests of the JavaScript passes. Returns whether the kernels are in use now.
+ */
+export function useWasmResample(enabled: boolean): boolean {
+  wasmEnabled = enabled;
+  return enabled && kernels(false) !== null;
+}
+
+/** Which implementation resizeConvolution runs on now. */
+export function resampleKernel(): 'wasm-simd' | 'javascript' {
+  return kernels(false) ? 'wasm-simd' : 'javascript';
+}
+
+function kernels(take: boolean): ResampleKernels | null {
+  if (!wasmEnabled) return null;
+  if (cachedKernels === undefined) cachedKernels = wasmKernels();
+  const k = cachedKernels;
+  if (take && k) cachedKernels = undefined; // re-entrancy: a nested call builds its own instance
+  return k;
+}
+
+function release(k: ResampleKernels): void {
+  if (k.memory.buffer.byteLength <= KEEP_MEMORY_BYTES) cachedKernels = k;
+}
+
+const align16 = (n: number) => (n + 15) & ~15;
+const align4 = (n: number) => (n + 3) & ~3;
+
+/** Bump allocator over a kernel instance's memory. */
+class Arena {
+  size = 16; // address 0 unused
+  alloc(bytes: number): number {
+    const at = this.size;
+    this.size = align16(at + bytes);
+    return at;
+  }
+}
+
+interface TapsAt {
+  taps: Taps;
+  starts: number;
+  counts: number;
+  coeffs: number;
+}
+
+function placeTaps(arena: Arena, taps: Taps): TapsAt {
+  return { taps, starts: arena.alloc(taps.start.length * 4), counts: arena.alloc(taps.count.length * 4), coeffs: arena.alloc(taps.coeffs.length * 4) };
+}
+
+function writeTaps(words: Int32Array, at: TapsAt): void {
+  words.set(at.taps.start, at.starts >> 2);
+  words.set(at.taps.count, at.counts >> 2);
+  words.set(at.taps.coeffs, at.coeffs >> 2);
+}
+
+/**
+ * resizeConvolution on the WebAssembly kernels, for a resize that needs at least one pass; null when the job does
+ * not fit the kernels' memory (the caller then runs the JavaScript passes).
+ */
+function resizeWasm(
+  k: ResampleKernels,
+  src: PixelBuffer,
+  outWidth: number,
+  outHeight: number,
+  hTaps: Taps | null,
+  vTaps: Taps | null,
+  channels: number,
+): Uint8ClampedArray | null {
+  const { width, height, channels: stride } = src;
+  const srcRowBytes = width * stride;
+  // Source rows the result depends on: those under the vertical taps, or all.
+  const firstRow = vTaps ? vTaps.start[0] : 0;
+  const lastRow = vTaps ? vTaps.start[outHeight - 1] + vTaps.count[outHeight - 1] : height;
+  const rows = lastRow - firstRow;
+
+  // Layout. The horizontal pass works on 4 rows at a time (so bands, and its output, hold whole groups of 4) and
+  // reads up to 16 bytes past a row; rows of what the vertical pass reads are padded to 16 bytes.
+  const arena = new Arena();
+  const hAt = hTaps ? placeTaps(arena, hTaps) : null;
+  const vAt = vTaps ? placeTaps(arena, vTaps) : null;
+  const bandRows = hTaps ? Math.max(4, Math.min(align4(rows), Math.floor(BAND_BYTES / srcRowBytes) & ~3)) : 0;
+  const scratch = hTaps ? arena.alloc(align16(srcRowBytes) * 8) : 0;
+  const band = hTaps ? arena.alloc(bandRows * srcRowBytes + 16) : 0;
+  const midRowBytes = hTaps ? align16(outWidth * channels) : align16(srcRowBytes);
+  const mid = arena.alloc(align4(rows) * midRowBytes);
+  const out = vTaps ? arena.alloc(outHeight * midRowBytes) : mid;
+  // The kernels address memory with 32-bit arithmetic; beyond 2 GiB (or if the memory cannot grow) use JavaScript.
+  if (arena.size > MAX_MEMORY_BYTES) return null;
+  const need = arena.size - k.memory.buffer.byteLength;
+  if (need > 0) {
+    try {
+      k.memory.grow(Math.ceil(need / 65536));
+    } catch {
+      return null;
+    }
+  }
+
+  const bytes = new Uint8Array(k.memory.buffer);
+  const words = new Int32Array(k.memory.buffer);
+  if (hAt) writeTaps(words, hAt);
+  if (vAt) writeTaps(words, vAt);
+
+  if (hAt) {
+    for (let r = 0; r < rows; r += bandRows) {
+      const n = Math.min(bandRows, rows - r);
+      const from = (firstRow + r) * srcRowBytes;
+      bytes.set(src.data.subarray(from, from + n * srcRowBytes), band);
+      k.hpass[channels]!(band, srcRowBytes, stride, width, n, scratch, mid + r * midRowBytes, midRowBytes, outWidth, hAt.starts, hAt.counts, hAt.coeffs, hAt.taps.ksize * 4);
+    }
+  } else if (midRowBytes === srcRowBytes) {
+    bytes.set(src.data.subarray(firstRow * srcRowBytes, lastRow * srcRowBytes), mid);
+  } else {
+    for (let r = 0; r < rows; r++) bytes.set(src.data.subarray((firstRow + r) * srcRowBytes, (firstRow + r + 1) * srcRowBytes), mid + r * midRowBytes);
+  }
+  if (vAt) k.vpass(mid, midRowBytes, out, outHeight, vAt.starts, vAt.counts, vAt.coeffs, vAt.taps.ksize * 4, firstRow);
+
+  // The first `channels` bytes of each pixel, packed.
+  const pixelBytes = hTaps ? channels : stride;
+  const result = new Uint8ClampedArray(outWidth * outHeight * channels);
+  const resultRows = vTaps ? outHeight : rows;
+  let o = 0;
+  for (let y = 0; y < resultRows; y++) {
+    let p = out + y * midRowBytes;
+    if (channels === 3 && pixelBytes === 4) {
+      for (let x = 0; x < outWidth; x++, p += 4, o += 3) {
+        result[o] = bytes[p];
+        result[o + 1] = bytes[p + 1];
+        result[o + 2] = bytes[p + 2];
+      }
+    } else if (channels === pixelBytes) {
+      result.set(bytes.subarray(p, p + outWidth * channels), o);
+      o += outWidth * channels;
+    } else {
+      for (let x = 0; x < outWidth; x++, p += pixelBytes) for (let c = 0; c < channels; c++) result[o++] = bytes[p + c];
+    }
+  }
+  return result;
 }
 
 /**
@@ -182,20 +356,32 @@ export function resizeConvolution(
   const filter = FILTERS[filterId];
   const needHorizontal = outWidth !== src.width;
   const needVertical = outHeight !== src.height;
-  const vTaps = computeTaps(src.height, outHeight, filter);
-
   if (!needHorizontal && !needVertical) return copyChannels(src, channels);
-  if (!needHorizontal) return verticalPass(src.data, src.width, src.channels, channels, outHeight, vTaps, 0);
+  const vTaps = computeTaps(src.height, outHeight, filter);
+  const hTaps = needHorizontal ? computeTaps(src.width, outWidth, filter) : null;
 
+  // The kernels: where every output sample has a tap (their loops assume one; Pillow's windows always hold one) and
+  // the horizontal pass has a kernel for the channel count.
+  const fits = vTaps.count.every((n) => n > 0) && (!hTaps || (hTaps.count.every((n) => n > 0) && channels !== 2));
+  const k = fits ? kernels(true) : null;
+  if (k) {
+    try {
+      const out = resizeWasm(k, src, outWidth, outHeight, hTaps, needVertical ? vTaps : null, channels);
+      if (out) return out;
+    } finally {
+      release(k);
+    }
+  }
+
+  if (!hTaps) return verticalPassJS(src.data, src.width, src.channels, channels, outHeight, vTaps, 0);
   // Rows the vertical pass reads: from the first tap of the first output row to the end of the last.
   const firstRow = vTaps.start[0];
   const lastRow = vTaps.start[outHeight - 1] + vTaps.count[outHeight - 1];
-  const hTaps = computeTaps(src.width, outWidth, filter);
   const rows = needVertical ? lastRow - firstRow : src.height;
   const row0 = needVertical ? firstRow : 0;
-  const temp = horizontalPass(src, channels, row0, rows, outWidth, hTaps);
+  const temp = horizontalPassJS(src, channels, row0, rows, outWidth, hTaps);
   if (!needVertical) return temp;
-  return verticalPass(temp, outWidth, channels, channels, outHeight, vTaps, firstRow);
+  return verticalPassJS(temp, outWidth, channels, channels, outHeight, vTaps, firstRow);
 }
 
 /** The first `channels` channels of `src`, as a new interleaved buffer. */

@@ -3,7 +3,7 @@ import { resizeConvolution } from './pillow_resample.js';
 import type { PixelBuffer, ResampleId } from './pixel_buffer.js';
 
 export { pillowNearestIndices, resizeNearest } from './pillow_nearest.js';
-export { copyChannels, resizeConvolution } from './pillow_resample.js';
+export { copyChannels, resampleKernel, resizeConvolution, useWasmResample } from './pillow_resample.js';
 export { Resample, isResampleId, type PixelBuffer, type ResampleId } from './pixel_buffer.js';
 
 /**
