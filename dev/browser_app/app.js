@@ -15,11 +15,23 @@ const encode = (view) => {
   return btoa(text);
 };
 
-export function configure({ remoteHost, wasmPaths, allowLocalModels = false }) {
+/**
+ * ONNX Runtime Web's threads, as an app should set them before its first session: ORT alone takes min(4, ⌈cores/2⌉)
+ * (one thread on 2 cores). More than one needs a cross-origin isolated page (SharedArrayBuffer), here and in workers.
+ */
+export function chooseThreads(requested = null) {
+  if (!globalThis.crossOriginIsolated) return 1;
+  if (Number.isInteger(requested) && requested >= 1) return requested;
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+}
+
+export function configure({ remoteHost, wasmPaths, allowLocalModels = false, numThreads = null }) {
   env.remoteHost = remoteHost;
   env.allowLocalModels = allowLocalModels;
   env.localModelPath = '/no-local-models/';
   env.backends.onnx.wasm.wasmPaths = wasmPaths;
+  env.backends.onnx.wasm.numThreads = chooseThreads(numThreads);
+  return { numThreads: env.backends.onnx.wasm.numThreads, crossOriginIsolated: globalThis.crossOriginIsolated === true };
 }
 
 function failure(error) {

@@ -38,7 +38,8 @@ export interface FrameResult {
 }
 
 export type ToWorker =
-  | { id: number; type: 'configure'; localModelPath: string; wasmPaths: string }
+  /** numThreads: ONNX Runtime Web's WebAssembly threads; null lets the worker choose (see worker.ts). */
+  | { id: number; type: 'configure'; localModelPath: string; wasmPaths: string; numThreads: number | null }
   | { id: number; type: 'load'; choice: ModelChoice }
   | { id: number; type: 'segment'; query: PixelBuffer; settings: SegmentSettings }
   | { id: number; type: 'video-start'; settings: SegmentSettings; memory: number }
@@ -52,6 +53,13 @@ export type FromWorker =
   | { id: number; type: 'done'; value?: unknown }
   | { id: number; type: 'frame'; result: FrameResult }
   | { id: number; type: 'error'; error: { name: string; message: string } };
+
+/** The answer to 'configure': the threads ONNX Runtime Web will use, and whether it can use more than one. */
+export interface WorkerSetup {
+  numThreads: number;
+  crossOriginIsolated: boolean;
+  hardwareConcurrency: number;
+}
 
 /** The buffers of pixel data to transfer with a message (the sender's copies become empty). */
 export function transferables(...buffers: { data: ArrayBufferView }[]): ArrayBuffer[] {

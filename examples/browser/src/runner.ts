@@ -2,10 +2,10 @@
  * The page's side of the SegGPT worker: one module worker does all model work (worker.ts); these calls post a
  * request and resolve with its answer. Video frames stream in both directions while a video runs.
  */
-import { transferables, type FrameResult, type FromWorker, type ModelChoice, type SegmentSettings, type ToWorker } from './protocol.js';
+import { transferables, type FrameResult, type FromWorker, type ModelChoice, type SegmentSettings, type ToWorker, type WorkerSetup } from './protocol.js';
 import type { PixelBuffer } from './seggpt.js';
 
-export type { EmbeddingType, FrameResult, ModelChoice, SegmentSettings } from './protocol.js';
+export type { EmbeddingType, FrameResult, ModelChoice, SegmentSettings, WorkerSetup } from './protocol.js';
 
 export type LoadProgress = (message: string) => void;
 
@@ -34,6 +34,13 @@ function workerError(error: { name: string; message: string }): Error {
   return Object.assign(new Error(error.message), { name: error.name });
 }
 
+/** `?threads=N` in the page's URL: ONNX Runtime Web's thread count (else the worker picks one from the core count). */
+function requestedThreads(pageUrl: string): number | null {
+  const value = new URL(pageUrl).searchParams.get('threads');
+  const n = value === null ? NaN : Number(value);
+  return Number.isInteger(n) && n >= 1 ? n : null;
+}
+
 /**
  * Everything is served by the page's own host: ONNX Runtime's .wasm/.mjs from dist/ort/ (instead of the CDN that
  * Transformers.js defaults to) and models from dist/models/<name>/ (a folder laid out like a hub repo). Repo ids that
@@ -45,7 +52,8 @@ export class SegGPTWorkerClient {
   #next = 1;
   /** A path, not a full URL: Transformers.js treats an http(s) localModelPath as remote when it probes file sizes. */
   readonly localModelPath: string;
-  readonly ready: Promise<unknown>;
+  /** Resolves once the worker is configured, with the threads ONNX Runtime Web will use there. */
+  readonly ready: Promise<WorkerSetup>;
   #loaded: { key: string; seconds: number } | null = null;
 
   constructor(pageUrl: string) {
@@ -57,7 +65,12 @@ export class SegGPTWorkerClient {
       this.#pending.clear();
     };
     this.localModelPath = new URL('dist/models/', pageUrl).pathname;
-    this.ready = this.#request({ type: 'configure', localModelPath: this.localModelPath, wasmPaths: new URL('dist/ort/', pageUrl).href });
+    this.ready = this.#request({
+      type: 'configure',
+      localModelPath: this.localModelPath,
+      wasmPaths: new URL('dist/ort/', pageUrl).href,
+      numThreads: requestedThreads(pageUrl),
+    }) as Promise<WorkerSetup>;
   }
 
   #receive(message: FromWorker): void {

@@ -4,7 +4,7 @@
  */
 import type { DemoApp, RunSettings } from './app.js';
 import { base64ToFloat32, bytesToBase64 } from './base64.js';
-import type { EmbeddingType, ModelChoice } from './runner.js';
+import type { EmbeddingType, ModelChoice, WorkerSetup } from './runner.js';
 import { imageSequence } from './video.js';
 
 export interface EncodedTensor {
@@ -69,6 +69,8 @@ export interface SeggptDemoHook {
   runModel(request: RunModelRequest): Promise<RunModelResult>;
   /** WebGPU adapter features, or null when the browser offers no adapter. */
   webgpuFeatures(): Promise<string[] | null>;
+  /** The model worker's ONNX Runtime Web threads (`?threads=N` in the page URL, else chosen from the core count). */
+  workerSetup(): Promise<WorkerSetup>;
 }
 
 function failure(error: unknown): Failure {
@@ -158,6 +160,10 @@ export function installTestHook(app: DemoApp, ready: Promise<void>): SeggptDemoH
       const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<{ features: Set<string> } | null> } }).gpu;
       const adapter = gpu ? await gpu.requestAdapter() : null;
       return adapter ? [...adapter.features].sort() : null;
+    },
+
+    workerSetup() {
+      return app.segmentationWorker.ready;
     },
   };
   (window as unknown as { seggptDemo: SeggptDemoHook }).seggptDemo = hook;

@@ -2,7 +2,7 @@
  * The demo's SegGPT worker: loads the model and runs SegGPTSegmenter (the library's segmentation flow) for single
  * images and for videos, frame by frame as the page sends them.
  */
-import type { FrameResult, FromWorker, ModelChoice, SegmentSettings, ToWorker } from './protocol.js';
+import type { FrameResult, FromWorker, ModelChoice, SegmentSettings, ToWorker, WorkerSetup } from './protocol.js';
 import { env, SegGPTForImageSegmentation, SegGPTImageProcessor, SegGPTSegmenter, Tensor, type PixelBuffer, type SegGPTPrediction } from './seggpt.js';
 
 const scope = self as unknown as { postMessage(message: FromWorker, transfer?: Transferable[]): void; onmessage: ((event: MessageEvent<ToWorker>) => void) | null };
@@ -47,6 +47,19 @@ class FrameQueue implements AsyncIterable<PixelBuffer> {
       }
     }
   }
+}
+
+/**
+ * ONNX Runtime Web's thread count, set before the first session (its thread pool is created once). Left unset, ORT
+ * takes min(4, ⌈cores / 2⌉), which keeps half the cores free for a page that runs the model on its main thread; here
+ * the model runs in this worker, so the page stays responsive with every core computing: min(4, cores). More than one
+ * thread needs SharedArrayBuffer, i.e. a cross-origin isolated page (COOP same-origin + COEP require-corp); without it
+ * ORT would warn and fall back to one thread, so ask for one.
+ */
+function chooseThreads(requested: number | null): number {
+  if (!self.crossOriginIsolated) return 1;
+  if (requested !== null && Number.isInteger(requested) && requested >= 1) return requested;
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 }
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
@@ -108,7 +121,10 @@ async function handle(message: ToWorker): Promise<void> {
       env.localModelPath = message.localModelPath;
       env.allowRemoteModels = true;
       env.backends.onnx.wasm!.wasmPaths = message.wasmPaths;
-      return post({ id, type: 'done' });
+      const numThreads = chooseThreads(message.numThreads);
+      env.backends.onnx.wasm!.numThreads = numThreads;
+      const setup: WorkerSetup = { numThreads, crossOriginIsolated: self.crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency };
+      return post({ id, type: 'done', value: setup });
     }
     case 'load': {
       const started = performance.now();
