@@ -13,6 +13,7 @@ import { SegGPTForImageSegmentation } from '../src/index.node.js';
 import { Tensor } from '@huggingface/transformers';
 import { loadCheckpointWeights, referenceForward, type EmbeddingType, type WeightGetter } from './support/reference_forward.js';
 import { writeF32Tensors } from './support/safetensors.js';
+import { prng } from './support/prng.js';
 
 /**
  * The converter must be right for every valid SegGPT config, not only the fixtures'. Each config below differs
@@ -100,17 +101,6 @@ const CASES: Case[] = [
   },
 ];
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Random weights at scales that keep every path visible in the output: unit-variance linear maps, LayerNorm

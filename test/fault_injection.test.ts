@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseSegGPTConfig } from '../src/configs/seggpt_config_fields.js';
 import { writeSyntheticCheckpoint } from '../src/conversion/node/synthetic.js';
 import { startHubServer, type HubServer } from '../dev/hub_server.js';
+import { prng } from './support/prng.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'seggpt.js');
@@ -73,17 +74,6 @@ function hashes(folder: string): Map<string, string> {
 
 const staging = (parent: string) => readdirSync(parent).filter((n) => n.includes('.partial-'));
 
-/** mulberry32, so the moments of the signals are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'seggpt-faults-'));
